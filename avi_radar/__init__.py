@@ -1,0 +1,1 @@
+"""avi-radar: keeps the survey of audio-visual intelligence current."""

@@ -1,0 +1,311 @@
+"""The ``avi`` command: one subcommand per job, each a thin layer over the packages."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from avi_radar.settings import Settings, get_settings, reset_settings
+
+logger = logging.getLogger("avi")
+
+
+def _prepare_prefect(settings: Settings) -> None:
+    """Keep Prefect's state under AVI_HOME and its analytics off, unless the operator chose otherwise."""
+    os.environ.setdefault("PREFECT_HOME", str(settings.home_dir / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"dates look like 2026-05-04, not {text!r}") from None
+
+
+def _paths(values: list[str] | None) -> list[Path]:
+    paths = [Path(value) for value in values or []]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise SystemExit(f"avi: no such file: {', '.join(missing)}")
+    return paths
+
+
+# -- subcommands ---------------------------------------------------------------------------------
+def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the corpus as an arXiv-compatible API until interrupted."""
+    from extract.mirror.server import MirrorServer, load_mirror_data
+
+    corpus = _paths(args.corpus) or settings.default_corpus
+    pdf_dir = Path(args.pdf_dir) if args.pdf_dir else settings.shared_dir / "fixtures" / "pdf"
+    started = time.monotonic()
+    data = load_mirror_data(corpus, pdf_dir)
+    server = MirrorServer(data, host=args.host, port=args.port)
+    print(
+        f"mirror: {len(data.records)} papers, {len(data.pdf_files)} real PDFs, loaded in "
+        f"{time.monotonic() - started:.1f}s; serving {server.base_url}",
+        flush=True,
+    )
+    print(f"use it with: AVI_ARXIV_URL={server.base_url} avi ingest ...", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ingestion flow for a window."""
+    _prepare_prefect(settings)
+    from flows.ingest import ingest
+
+    report = ingest(since=args.since, until=args.until)
+    print(
+        json.dumps(
+            {
+                "run_id": report.run_id,
+                "since": str(report.since),
+                "until": str(report.until),
+                **report.counts,
+                **{k: round(v, 2) for k, v in report.durations.items()},
+            }
+        )
+    )
+    return 0
+
+
+def _embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
+    from classify.embed import default_embedder
+
+    return default_embedder(settings)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Train a classifier and make it current."""
+    from classify.taxonomy import load_taxonomy
+    from classify.train import train_and_register
+
+    info = train_and_register(
+        settings,
+        load_taxonomy(settings.taxonomy_file),
+        _embedder(settings),
+        _paths(args.labels) or settings.default_labels,
+        _paths(args.corpus) or settings.default_corpus,
+    )
+    print(f"trained {info.version} on {info.n_papers} labeled papers; it is now the current model")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate the current model (or one trained on a split) and optionally the baseline."""
+    from classify.evaluate import cross_validated_predictions, evaluate, holdout_split, score_predictions, select_subset
+    from classify.labels import load_labeled_papers
+    from classify.model import TfidfSvmClassifier
+    from classify.registry import load_classifier
+    from classify.taxonomy import load_taxonomy
+    from classify.train import fit_classifier
+
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    embedder = _embedder(settings)
+    corpus = _paths(args.corpus) or settings.default_corpus
+    papers = load_labeled_papers(_paths(args.labels) or settings.default_labels, corpus, taxonomy)
+    if not papers:
+        raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
+
+    def train_model(train: list):  # noqa: ANN001, ANN202
+        return fit_classifier(taxonomy, embedder, train)
+
+    def train_baseline(train: list):  # noqa: ANN001, ANN202
+        return TfidfSvmClassifier(taxonomy).fit(train)
+
+    result: dict
+    if args.cv:
+        keep = [i for i, paper in enumerate(papers) if args.subset == "all" or paper.has_abstract]
+        subset = [papers[i] for i in keep]
+        result = score_predictions(subset, [cross_validated_predictions(papers, args.cv, train_model)[i] for i in keep])
+        if args.baseline:
+            baseline_predictions = cross_validated_predictions(papers, args.cv, train_baseline)
+            result["baseline"] = score_predictions(subset, [baseline_predictions[i] for i in keep])
+        result["protocol"] = f"{args.cv}-fold cross-validation"
+    else:
+        if args.holdout:
+            train, test = holdout_split(papers, args.holdout)
+            classifier = train_model(train)
+            protocol = f"trained on {len(train)} papers, evaluated on a held-out {args.holdout:.0%} ({len(test)})"
+        else:
+            test = papers
+            classifier = load_classifier(settings, taxonomy, embedder, args.model)
+            held_ids = {paper.arxiv_id for paper in test}
+            train = [
+                p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
+            ]
+            protocol = f"model {classifier.version} on the given labels"
+        subset = select_subset(test, args.subset)
+        result = evaluate(classifier, subset)
+        if args.baseline:
+            if not train:
+                raise SystemExit("avi eval --baseline: no training labels left for the baseline")
+            result["baseline"] = evaluate(train_baseline(train), subset)
+        result["protocol"] = protocol
+    result["subset"] = args.subset
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a read-only query against the published warehouse."""
+    from warehouse.db import open_for_reading
+
+    with open_for_reading(settings.db_path) as warehouse:
+        columns, rows = warehouse.query(args.query)
+    if args.format == "json":
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=1))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        cells = [[str(value) for value in row] for row in rows]
+        widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+        print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
+        print("  ".join("-" * width for width in widths))
+        for row in cells:
+            print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))
+        print(f"({len(rows)} rows)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the monthly report."""
+    from classify.taxonomy import load_taxonomy
+    from reports.monthly import write_report
+    from warehouse.db import open_for_reading
+
+    out_dir = Path(args.out) if args.out else settings.reports_dir / args.month
+    started = time.monotonic()
+    with open_for_reading(settings.db_path) as warehouse:
+        path = write_report(warehouse, load_taxonomy(settings.taxonomy_file), args.month, out_dir)
+    print(f"report for {args.month} written to {path} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    """List the registered models."""
+    from classify.registry import current_version, list_models
+
+    current = current_version(settings)
+    for info in list_models(settings):
+        marker = "*" if info.version == current else " "
+        print(
+            f"{marker} {info.version}  {info.kind}  papers={info.n_papers}  taxonomy={info.taxonomy_fingerprint}"
+            f"  labels={info.labels_fingerprint}"
+        )
+    if current is None:
+        print("no trained model: ingestion uses the zero-shot classifier (run `avi train`)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Mirror the shared corpus, train if needed, ingest a week of May 2026 and write its report."""
+    from classify.registry import current_version
+    from extract.mirror.server import MirrorServer, load_mirror_data
+
+    if not settings.default_corpus:
+        raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
+    if current_version(settings) is None:
+        cmd_train(argparse.Namespace(labels=None, corpus=None), settings)
+    server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
+    server.start_in_thread()
+    # The flow reads its settings from the environment, as it would under a scheduler.
+    os.environ["AVI_ARXIV_URL"] = server.base_url
+    os.environ["AVI_REQUEST_DELAY_S"] = "0"
+    reset_settings()
+    demo_settings = get_settings()
+    try:
+        cmd_ingest(argparse.Namespace(since=args.since, until=args.until), demo_settings)
+        cmd_report(argparse.Namespace(month=f"{args.since:%Y-%m}", out=None), demo_settings)
+    finally:
+        server.shutdown()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``avi``."""
+    parser = argparse.ArgumentParser(prog="avi", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    mirror = commands.add_parser("mirror", help="serve corpus files as an arXiv-compatible API")
+    mirror.add_argument("--corpus", action="append", help="corpus JSON lines (.gz ok); repeatable")
+    mirror.add_argument("--port", type=int, default=8765)
+    mirror.add_argument("--host", default="127.0.0.1")
+    mirror.add_argument("--pdf-dir", help="folder of real PDFs named <id>v<n>.pdf")
+    mirror.set_defaults(handler=cmd_mirror)
+
+    ingest = commands.add_parser("ingest", help="harvest, classify and load a window of arXiv papers")
+    ingest.add_argument("--since", type=_parse_date, help="first submission date (default: the watermark)")
+    ingest.add_argument("--until", type=_parse_date, help="last submission date (default: today)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
+    train.add_argument("--labels", action="append")
+    train.add_argument("--corpus", action="append")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate the classifier on labeled papers")
+    evaluate.add_argument("--labels", action="append")
+    evaluate.add_argument("--corpus", action="append")
+    evaluate.add_argument("--subset", choices=["all", "abstract"], default="all")
+    evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
+    evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
+    evaluate.add_argument("--cv", type=int, help="k-fold cross-validation instead")
+    evaluate.add_argument("--model", help="registered model version to evaluate (default: current)")
+    evaluate.set_defaults(handler=cmd_eval)
+
+    sql = commands.add_parser("sql", help="run a read-only query on the published warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(handler=cmd_sql)
+
+    report = commands.add_parser("report", help="write the monthly report")
+    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--out", help="output folder (default: AVI_HOME/reports/YYYY-MM)")
+    report.set_defaults(handler=cmd_report)
+
+    models = commands.add_parser("models", help="list trained models")
+    models.set_defaults(handler=cmd_models)
+
+    demo = commands.add_parser("demo", help="mirror shared/, ingest a week, write its report")
+    demo.add_argument("--since", type=_parse_date, default=date(2026, 5, 4))
+    demo.add_argument("--until", type=_parse_date, default=date(2026, 5, 8))
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``avi`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    try:
+        return args.handler(args, settings)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"avi {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The one settings object of avi-radar, and the owner of the data directory.
+
+Every value comes from an environment variable with the ``AVI_`` prefix, or from an optional TOML file
+named by ``AVI_CONFIG_FILE`` (environment variables win). No other module builds a path under
+``AVI_HOME``: they ask this object for it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CATEGORIES = "cs.CV,cs.SD,eess.AS,eess.IV,cs.MM,cs.CL,cs.AI,cs.LG,cs.RO,cs.GR,cs.HC"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Run-time configuration; read once per process with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="AVI_", extra="ignore")
+
+    home: Path = Field(default=Path("./var"), description="Data directory: DuckDB file, PDFs, models, reports.")
+    arxiv_url: str = Field(
+        default="https://export.arxiv.org",
+        description="Base URL of arXiv (API at /api/query, PDFs at /pdf/ID); a mirror in tests and demos.",
+    )
+    categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: DEFAULT_CATEGORIES.split(","))
+    taxonomy_file: Path = Field(default=PACKAGE_ROOT / "classify" / "taxonomy.yaml")
+    shared_dir: Path = Field(default=PACKAGE_ROOT.parent / "shared", description="Labels and corpus, if present.")
+
+    request_delay_s: float = Field(default=3.0, description="Pause between two requests to the same host.")
+    request_timeout_s: float = Field(default=30.0, description="Timeout of every HTTP request.")
+    request_retries: int = Field(default=4, description="Retries after a failed request, with backoff.")
+    backoff_s: float = Field(default=2.0, description="First backoff pause; doubles with every retry.")
+    page_size: int = Field(default=500, description="Results per arXiv API page.")
+
+    device: str = Field(default="auto", description="auto, cpu or cuda: where embeddings and the classifier run.")
+    embed_batch_size: int = 64
+    embed_bf16_on_cpu: bool = Field(default=True, description="Embed under bf16 autocast on CPUs (AMX).")
+    pdf_workers: int = Field(default=2, description="Parallel PDF downloads.")
+    max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("AVI_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    # The data directory layout: the only place that names paths under AVI_HOME.
+    @cached_property
+    def home_dir(self) -> Path:
+        """``AVI_HOME`` resolved and created."""
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _subdir(self, name: str) -> Path:
+        path = self.home_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_path(self) -> Path:
+        """The DuckDB warehouse written by ingestion."""
+        return self.home_dir / "avi.duckdb"
+
+    @property
+    def pdf_dir(self) -> Path:
+        """Cache of downloaded PDFs."""
+        return self._subdir("pdf")
+
+    @property
+    def models_dir(self) -> Path:
+        """Model registry: one folder per trained model version."""
+        return self._subdir("models")
+
+    @property
+    def reports_dir(self) -> Path:
+        """Default output folder of monthly reports."""
+        return self._subdir("reports")
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        """Embeddings keyed by text hash, so no text is embedded twice."""
+        return self._subdir("cache") / "embeddings.sqlite"
+
+    @property
+    def default_labels(self) -> list[Path]:
+        """Every label file under ``shared/labels`` (``train.jsonl`` and ``judged/*.jsonl``) that exists."""
+        labels_dir = self.shared_dir / "labels"
+        files = [labels_dir / "train.jsonl", *sorted((labels_dir / "judged").glob("*.jsonl"))]
+        return [path for path in files if path.exists()]
+
+    @property
+    def default_corpus(self) -> list[Path]:
+        """The corpus files under ``shared/corpus`` that exist."""
+        return sorted((self.shared_dir / "corpus").glob("*.jsonl.gz"))
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next :func:`get_settings` rereads the environment (tests)."""
+    global _settings
+    _settings = None

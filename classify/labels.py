@@ -1,0 +1,84 @@
+"""Labeled papers for training and evaluation: label files joined with corpus text."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
+from extract.corpus import corpus_rows_by_id, iter_jsonl
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabeledPaper:
+    """One paper with its gold relevance and labels, and the text the classifier sees."""
+
+    arxiv_id: str
+    title: str
+    abstract: str | None
+    relevance: str
+    labels: tuple[str, ...]
+    source: str
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def has_abstract(self) -> bool:
+        return bool(self.abstract)
+
+
+def paper_text(title: str, abstract: str | None) -> str:
+    """The text a paper is embedded and classified by: its title, then its abstract when there is one."""
+    title = " ".join(title.split())
+    return f"{title}. {' '.join(abstract.split())}" if abstract else title
+
+
+def files_fingerprint(paths: Iterable[Path]) -> str:
+    """Hash of the label files' bytes, stored with each model trained on them."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxonomy: Taxonomy) -> list[LabeledPaper]:
+    """Label rows joined with their corpus text; rows whose paper has no text are skipped with a warning.
+
+    A later label file's row for the same paper replaces an earlier one, so a file of corrections can be
+    listed last.
+    """
+    known = set(taxonomy.label_ids) | {"none"}
+    rows: dict[str, tuple[dict, str]] = {}
+    for path in label_files:
+        for row in iter_jsonl(path):
+            unknown = set(row["labels"]) - known
+            if unknown:
+                raise ValueError(f"{path}: {row['arxiv_id']} has labels outside the taxonomy: {sorted(unknown)}")
+            if row["relevance"] not in RELEVANCE_CLASSES:
+                raise ValueError(f"{path}: {row['arxiv_id']} has relevance {row['relevance']!r}")
+            rows[row["arxiv_id"]] = (row, path.stem)
+    corpus = corpus_rows_by_id(corpus_files, set(rows))
+    papers: list[LabeledPaper] = []
+    for arxiv_id, (row, source) in rows.items():
+        text = corpus.get(arxiv_id)
+        if text is None or not text.get("title"):
+            continue
+        papers.append(
+            LabeledPaper(
+                arxiv_id=arxiv_id,
+                title=text["title"],
+                abstract=text.get("abstract"),
+                relevance=row["relevance"],
+                labels=tuple(label for label in row["labels"] if label != "none"),
+                source=row.get("label_source") or source,
+                flags=tuple(row.get("flags") or ()),
+            )
+        )
+    skipped = len(rows) - len(papers)
+    if skipped:
+        logger.warning("%d labeled papers have no text in the corpus files and are skipped", skipped)
+    return papers

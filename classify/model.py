@@ -1,0 +1,274 @@
+"""Classifiers that sort papers into the taxonomy, behind one small interface.
+
+Every classifier answers :meth:`Classifier.predict` with a :class:`Prediction` per text: a relevance
+decision (``av`` / ``context`` / ``none``) and labels that are consistent with it (``none`` carries no
+label, ``context`` no task label, ``av`` at least one task label). Three backends:
+
+* :class:`EmbeddingClassifier`: logistic regressions over sentence embeddings, with per-label
+  thresholds chosen by cross-validation (the default once ``avi train`` has run);
+* :class:`ZeroShotClassifier`: cosine similarity to the taxonomy's own descriptions (no labels needed);
+* :class:`TfidfSvmClassifier`: the TF-IDF + linear SVM baseline that ``avi eval --baseline`` reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.svm import LinearSVC
+
+from classify.embed import Embedder
+from classify.labels import LabeledPaper, paper_text
+from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
+
+logger = logging.getLogger(__name__)
+
+MIN_POSITIVES = 2  # labels with fewer training papers are never predicted
+_THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The classifier's answer for one paper."""
+
+    relevance: str
+    relevance_score: float
+    labels: dict[str, float]  # predicted labels with their scores, consistent with the relevance
+    best_task_score: float  # highest score of any task label, predicted or not (low: fits no subsection well)
+
+
+class Classifier(Protocol):
+    """What the pipeline and the evaluation need from a classifier."""
+
+    version: str
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One consistent prediction per text."""
+        ...
+
+
+def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, float]:
+    """The labels to predict for one paper, given its relevance, its label scores and the thresholds."""
+    if relevance == "none":
+        return {}
+    chosen = {label: score for label, score in scores.items() if score >= thresholds.get(label, np.inf)}
+    if relevance == "context":
+        chosen = {label: score for label, score in chosen.items() if not is_task_label(label)}
+        if not any(label.startswith("context.") for label in chosen):
+            context_scores = {label: score for label, score in scores.items() if label.startswith("context.")}
+            if context_scores:
+                best = max(context_scores, key=context_scores.__getitem__)
+                chosen[best] = context_scores[best]
+        return chosen
+    chosen = {label: score for label, score in chosen.items() if not label.startswith("context.")}
+    if not any(is_task_label(label) for label in chosen):
+        task_scores = {label: score for label, score in scores.items() if is_task_label(label)}
+        if task_scores:
+            best = max(task_scores, key=task_scores.__getitem__)
+            chosen[best] = task_scores[best]
+    return chosen
+
+
+def training_views(papers: Sequence[LabeledPaper]) -> tuple[list[str], list[LabeledPaper], np.ndarray]:
+    """Texts to train on: every paper as title + abstract, and papers with an abstract also as title only.
+
+    Most labeled positives are title-only while every negative has an abstract; without the title-only
+    views a model learns that a short text means audio-visual. Returns texts, their papers and a group
+    id per text (views of one paper share it, so cross-validation never splits them).
+    """
+    texts: list[str] = []
+    owners: list[LabeledPaper] = []
+    groups: list[int] = []
+    for index, paper in enumerate(papers):
+        texts.append(paper_text(paper.title, paper.abstract))
+        owners.append(paper)
+        groups.append(index)
+        if paper.has_abstract:
+            texts.append(paper_text(paper.title, None))
+            owners.append(paper)
+            groups.append(index)
+    return texts, owners, np.asarray(groups)
+
+
+def _best_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
+    best_threshold, best_f1 = 0.5, -1.0
+    for threshold in _THRESHOLD_GRID:
+        predicted = scores >= threshold
+        true_positives = float(np.sum(predicted & truth))
+        denominator = float(np.sum(predicted) + np.sum(truth))
+        f1 = 2 * true_positives / denominator if denominator else 0.0
+        if f1 > best_f1:
+            best_threshold, best_f1 = float(threshold), f1
+    return best_threshold
+
+
+def _folds(labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds over papers (not views), so both views of a paper land in the same fold."""
+    unique_groups, first_index = np.unique(groups, return_index=True)
+    splitter = StratifiedKFold(
+        n_splits=min(5, max(2, int(np.bincount(labels[first_index]).min()))), shuffle=True, random_state=0
+    )
+    folds = []
+    for train_groups, test_groups in splitter.split(unique_groups, labels[first_index]):
+        train_mask = np.isin(groups, unique_groups[train_groups])
+        test_mask = np.isin(groups, unique_groups[test_groups])
+        folds.append((np.flatnonzero(train_mask), np.flatnonzero(test_mask)))
+    return folds
+
+
+class EmbeddingClassifier:
+    """Logistic regressions over sentence embeddings: one 3-way for relevance, one binary per label."""
+
+    kind = "embedding-logreg"
+
+    def __init__(self, taxonomy: Taxonomy, embedder: Embedder, version: str = "untrained", c: float = 4.0) -> None:
+        self.taxonomy = taxonomy
+        self.embedder = embedder
+        self.version = version
+        self.c = c
+        self.relevance_model: LogisticRegression | None = None
+        self.label_models: dict[str, LogisticRegression] = {}
+        self.thresholds: dict[str, float] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["embedder"] = None  # the embedder is reattached on load, never pickled
+        return state
+
+    def fit(self, papers: Sequence[LabeledPaper]) -> EmbeddingClassifier:
+        """Train on labeled papers; thresholds come from 5-fold out-of-fold scores."""
+        texts, owners, groups = training_views(papers)
+        features = self.embedder.encode(texts)
+        relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
+        self.relevance_model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
+        self.relevance_model.fit(features, relevance)
+        folds = _folds(relevance, groups)
+        for label in self.taxonomy.label_ids:
+            truth = np.array([label in paper.labels for paper in owners])
+            if truth[np.unique(groups, return_index=True)[1]].sum() < MIN_POSITIVES:
+                continue
+            model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
+            out_of_fold = cross_val_predict(model, features, truth, cv=folds, method="predict_proba")[:, 1]
+            self.thresholds[label] = _best_threshold(truth, out_of_fold)
+            self.label_models[label] = model.fit(features, truth)
+        logger.info("trained %d label heads on %d papers (%d views)", len(self.label_models), len(papers), len(texts))
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions for texts built with :func:`classify.labels.paper_text`."""
+        if self.relevance_model is None:
+            raise RuntimeError("the classifier is not trained")
+        if not texts:
+            return []
+        features = self.embedder.encode(texts)
+        relevance_probabilities = self.relevance_model.predict_proba(features)
+        label_probabilities = {label: model.predict_proba(features)[:, 1] for label, model in self.label_models.items()}
+        predictions = []
+        for row, probabilities in enumerate(relevance_probabilities):
+            best = int(np.argmax(probabilities))
+            relevance = RELEVANCE_CLASSES[int(self.relevance_model.classes_[best])]
+            scores = {label: float(values[row]) for label, values in label_probabilities.items()}
+            task_scores = [score for label, score in scores.items() if is_task_label(label)]
+            predictions.append(
+                Prediction(
+                    relevance=relevance,
+                    relevance_score=float(probabilities[best]),
+                    labels=consistent_labels(relevance, scores, self.thresholds),
+                    best_task_score=max(task_scores, default=0.0),
+                )
+            )
+        return predictions
+
+
+class ZeroShotClassifier:
+    """Similarity to the taxonomy's descriptions: what runs before any model has been trained.
+
+    Crude by design (it has seen no labels): relevance is ``av`` when the closest description is a task
+    label's and close enough, ``context`` when it is a context label's.
+    """
+
+    kind = "zero-shot"
+    AV_SIMILARITY = 0.45
+    MARGIN = 0.03
+
+    def __init__(self, taxonomy: Taxonomy, embedder: Embedder) -> None:
+        self.taxonomy = taxonomy
+        self.embedder = embedder
+        self.version = f"zeroshot-{taxonomy.fingerprint}"
+        self.label_ids = self.taxonomy.label_ids
+        self.prototypes = embedder.encode([taxonomy.by_id[label].prompt for label in self.label_ids])
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions from cosine similarity to label descriptions."""
+        if not texts:
+            return []
+        similarity = self.embedder.encode(texts) @ self.prototypes.T
+        predictions = []
+        for row in similarity:
+            scores = dict(zip(self.label_ids, (float(value) for value in row), strict=True))
+            best_label = max(scores, key=scores.__getitem__)
+            best = scores[best_label]
+            relevance = "none" if best < self.AV_SIMILARITY else "av" if is_task_label(best_label) else "context"
+            thresholds = {label: best - self.MARGIN for label in scores}
+            task_scores = [score for label, score in scores.items() if is_task_label(label)]
+            predictions.append(
+                Prediction(
+                    relevance=relevance,
+                    relevance_score=best,
+                    labels=consistent_labels(relevance, scores, thresholds),
+                    best_task_score=max(task_scores, default=0.0),
+                )
+            )
+        return predictions
+
+
+class TfidfSvmClassifier:
+    """The baseline of arxiv-sanity-lite and ASReview: TF-IDF features and linear SVMs."""
+
+    kind = "tfidf-svm"
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.version = "baseline-tfidf-svm"
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english")
+        self.relevance_model = LinearSVC(class_weight="balanced")
+        self.label_models: dict[str, LinearSVC] = {}
+
+    def fit(self, papers: Sequence[LabeledPaper]) -> TfidfSvmClassifier:
+        """Train on the same views as the main model."""
+        texts, owners, _ = training_views(papers)
+        features = self.vectorizer.fit_transform(texts)
+        self.relevance_model.fit(features, [paper.relevance for paper in owners])
+        for label in self.taxonomy.label_ids:
+            truth = np.array([label in paper.labels for paper in owners])
+            if truth.sum() >= MIN_POSITIVES:
+                self.label_models[label] = LinearSVC(class_weight="balanced").fit(features, truth)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions; an SVM margin above zero means the label applies."""
+        if not texts:
+            return []
+        features = self.vectorizer.transform(texts)
+        relevance = self.relevance_model.predict(features)
+        margins = {label: model.decision_function(features) for label, model in self.label_models.items()}
+        thresholds = dict.fromkeys(margins, 0.0)
+        predictions = []
+        for row, decided in enumerate(relevance):
+            scores = {label: float(values[row]) for label, values in margins.items()}
+            task_scores = [score for label, score in scores.items() if is_task_label(label)]
+            predictions.append(
+                Prediction(
+                    relevance=str(decided),
+                    relevance_score=1.0,
+                    labels=consistent_labels(str(decided), scores, thresholds),
+                    best_task_score=max(task_scores, default=0.0),
+                )
+            )
+        return predictions

@@ -1,0 +1,87 @@
+"""The model registry under ``AVI_HOME/models``: every trained model kept with its metadata.
+
+Layout: ``models/<version>/model.joblib`` and ``meta.json``, and ``models/CURRENT`` naming the model
+the pipeline uses. Without any trained model the zero-shot classifier stands in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+
+from avi_radar.settings import Settings
+from classify.embed import Embedder
+from classify.model import Classifier, EmbeddingClassifier, ZeroShotClassifier
+from classify.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry records about one trained model."""
+
+    version: str
+    kind: str
+    created_at: str
+    taxonomy_fingerprint: str
+    labels_fingerprint: str
+    n_papers: int
+    thresholds: dict[str, float]
+    metrics: dict
+
+
+def new_version(kind: str, taxonomy_fingerprint: str, labels_fingerprint: str) -> str:
+    """A sortable, unique version string: kind, UTC time and a hash of what the model was trained on."""
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(f"{taxonomy_fingerprint}{labels_fingerprint}{now.isoformat()}".encode()).hexdigest()[:6]
+    return f"{kind}-{now:%Y%m%dT%H%M%S}-{digest}"
+
+
+def save_model(settings: Settings, model: EmbeddingClassifier, info: ModelInfo, make_current: bool = True) -> Path:
+    """Store a trained model and, by default, make it the one the pipeline uses."""
+    folder = settings.models_dir / info.version
+    folder.mkdir(parents=True, exist_ok=False)
+    joblib.dump(model, folder / "model.joblib")
+    (folder / "meta.json").write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
+    if make_current:
+        pointer = settings.models_dir / "CURRENT"
+        temporary = pointer.with_suffix(".tmp")
+        temporary.write_text(info.version, encoding="utf-8")
+        os.replace(temporary, pointer)
+    return folder
+
+
+def list_models(settings: Settings) -> list[ModelInfo]:
+    """Every registered model, oldest first."""
+    infos = []
+    for meta in sorted(settings.models_dir.glob("*/meta.json")):
+        infos.append(ModelInfo(**json.loads(meta.read_text(encoding="utf-8"))))
+    return infos
+
+
+def current_version(settings: Settings) -> str | None:
+    """The version named by ``CURRENT``, if a model has been trained."""
+    pointer = settings.models_dir / "CURRENT"
+    return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
+
+
+def load_classifier(
+    settings: Settings, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
+) -> Classifier:
+    """The requested (or current) trained model; the zero-shot classifier when none has been trained."""
+    version = version or current_version(settings)
+    if version is None:
+        return ZeroShotClassifier(taxonomy, embedder)
+    path = settings.models_dir / version / "model.joblib"
+    if not path.exists():
+        raise FileNotFoundError(f"model {version} is not in the registry ({settings.models_dir})")
+    model: EmbeddingClassifier = joblib.load(path)
+    if model.taxonomy.label_ids != taxonomy.label_ids:
+        raise ValueError(f"model {version} was trained on another taxonomy; retrain with `avi train`")
+    model.embedder = embedder
+    return model

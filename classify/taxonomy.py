@@ -1,0 +1,108 @@
+"""The survey's taxonomy, read from a YAML file so another survey needs only another file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+RELEVANCE_CLASSES = ("av", "context", "none")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label of the taxonomy."""
+
+    id: str
+    kind: str  # task | technique | context | none
+    name: str
+    description: str
+    key_terms: tuple[str, ...]
+
+    @property
+    def section(self) -> str | None:
+        """The section a task label belongs to (first two parts of its id), else None."""
+        return section_of(self.id)
+
+    @property
+    def prompt(self) -> str:
+        """Text that describes the label, for zero-shot similarity."""
+        return f"{self.name}. {self.description} {', '.join(self.key_terms)}".strip()
+
+
+def section_of(label_id: str) -> str | None:
+    """``generation.cross_modal`` for ``generation.cross_modal.video_to_audio``; None for technique/context/none."""
+    if label_id == "none" or label_id.startswith(("context.", "technique.")):
+        return None
+    return ".".join(label_id.split(".")[:2])
+
+
+def is_task_label(label_id: str) -> bool:
+    """True for audio-visual task labels (perception, generation, interaction)."""
+    return section_of(label_id) is not None
+
+
+def is_technique_label(label_id: str) -> bool:
+    """True for foundation-technique labels."""
+    return label_id.startswith("technique.")
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Labels, sections and relevance classes of one survey."""
+
+    path: Path
+    title: str
+    labels: tuple[Label, ...]
+    sections: dict[str, str]
+    relevance: dict[str, str]
+
+    @cached_property
+    def by_id(self) -> dict[str, Label]:
+        return {label.id: label for label in self.labels}
+
+    @property
+    def label_ids(self) -> list[str]:
+        """Every label id except ``none``."""
+        return [label.id for label in self.labels if label.kind != "none"]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash of the taxonomy file, stored with every model trained on it."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    """Read and validate a taxonomy file; raises ValueError with the offending entry."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    labels: list[Label] = []
+    for entry in raw.get("labels", []):
+        try:
+            label = Label(
+                id=entry["id"],
+                kind=entry["kind"],
+                name=entry["name"],
+                description=entry["description"],
+                key_terms=tuple(entry.get("key_terms") or ()),
+            )
+        except KeyError as missing:
+            raise ValueError(f"{path}: label {entry!r} lacks {missing}") from None
+        if label.kind not in {"task", "technique", "context", "none"}:
+            raise ValueError(f"{path}: label {label.id} has unknown kind {label.kind!r}")
+        labels.append(label)
+    ids = [label.id for label in labels]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"{path}: duplicate label ids")
+    relevance = raw.get("relevance") or {}
+    if tuple(relevance) != RELEVANCE_CLASSES:
+        raise ValueError(f"{path}: relevance must list {RELEVANCE_CLASSES}")
+    return Taxonomy(
+        path=path,
+        title=raw.get("survey", {}).get("title", path.stem),
+        labels=tuple(labels),
+        sections=dict(raw.get("sections") or {}),
+        relevance=relevance,
+    )

@@ -1,0 +1,1 @@
+"""Everything that touches arXiv: the client, PDF download and text extraction, and the local mirror."""

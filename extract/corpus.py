@@ -1,0 +1,37 @@
+"""Streaming readers for the corpus format of ``shared/corpus`` and for label files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON-lines file, gzipped or not, one at a time; a bad line raises with its number."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+
+
+def iter_corpus(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Corpus rows of several files in order."""
+    for path in paths:
+        yield from iter_jsonl(path)
+
+
+def corpus_rows_by_id(paths: Iterable[Path], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The corpus rows whose ``arxiv_id`` is in ``wanted``, streaming so memory stays small."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in iter_corpus(paths):
+        if row.get("arxiv_id") in wanted:
+            found[row["arxiv_id"]] = row
+    return found

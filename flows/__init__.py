@@ -1,0 +1,1 @@
+"""Prefect flows that wire the tasks of extract/, classify/ and warehouse/ together."""

@@ -1,0 +1,1 @@
+"""The monthly trend report."""

@@ -1,0 +1,341 @@
+"""All SQL that writes or reads the DuckDB warehouse.
+
+DuckDB lets one process write a file and then no other process read it. Ingestion therefore writes
+``avi.duckdb`` and, after each successful run, publishes a copy, ``avi-published.duckdb``, by an atomic
+rename: analysts (``avi sql``, reports, the DuckDB CLI with ``-readonly``) open the published copy and
+never meet the writer's lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from extract.arxiv_client import PaperRecord
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+PUBLISHED_NAME = "avi-published.duckdb"
+
+
+def published_path(db_path: Path) -> Path:
+    """Where the read-only snapshot of ``db_path`` is published."""
+    return db_path.with_name(PUBLISHED_NAME)
+
+
+def content_hash(title: str, abstract: str | None) -> str:
+    """Hash of the text a paper is classified by: a new version with the same text needs no new labels."""
+    return hashlib.sha256(f"{title}\0{abstract or ''}".encode()).hexdigest()[:16]
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PaperToClassify:
+    """A paper whose current-model labels are missing or stale."""
+
+    arxiv_id: str
+    title: str
+    abstract: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One paper's classification, ready to load."""
+
+    arxiv_id: str
+    relevance: str
+    relevance_score: float
+    best_task_score: float
+    content_hash: str
+    labels: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """The outcome of fetching and reading one paper's PDF."""
+
+    arxiv_id: str
+    version: int
+    status: str  # ok | failed
+    reason: str | None
+    pdf_sha256: str | None
+    n_pages: int | None
+    text: str | None
+
+
+class Warehouse:
+    """A connection to the warehouse file with the operations the pipeline needs."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
+        self.connection = duckdb.connect(str(path), read_only=read_only)
+        if not read_only:
+            self._migrate()
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        self.connection.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        found = self.connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if found:
+            version = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}; this avi-radar knows up to {SCHEMA_VERSION}. "
+                    "Upgrade avi-radar."
+                )
+            if version == SCHEMA_VERSION:
+                return
+        self.connection.execute("BEGIN")
+        self.connection.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+        self.connection.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _now()])
+        self.connection.execute("COMMIT")
+
+    # -- runs -------------------------------------------------------------------------------------
+    def start_run(self, flow: str, since: date | None, until: date | None) -> int:
+        """Record a run as running; returns its id."""
+        run_id = self.connection.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+        self.connection.execute(
+            "INSERT INTO runs (run_id, flow, started_at, status, since, until) VALUES (?, ?, ?, 'running', ?, ?)",
+            [run_id, flow, _now(), since, until],
+        )
+        return int(run_id)
+
+    def finish_run(
+        self, run_id: int, status: str, counts: dict[str, int], durations: dict[str, float], error: str | None = None
+    ) -> None:
+        """Record a run's outcome, counts and stage durations."""
+        columns = ["n_harvested", "n_new", "n_updated", "n_classified", "n_relevant", "n_text_ok", "n_text_failed"]
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        self.connection.execute(
+            f"UPDATE runs SET finished_at = ?, status = ?, durations = ?, error = ?, {assignments} WHERE run_id = ?",
+            [_now(), status, json.dumps(durations), error, *[counts.get(column) for column in columns], run_id],
+        )
+
+    def watermark(self) -> date | None:
+        """The end of the newest window a successful ingestion run loaded completely."""
+        row = self.connection.execute(
+            "SELECT max(until) FROM runs WHERE flow = 'ingest' AND status = 'success'"
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- papers -----------------------------------------------------------------------------------
+    def upsert_papers(self, records: Sequence[PaperRecord], run_id: int) -> tuple[int, int]:
+        """Insert new papers and update changed ones; returns (new, updated). Unchanged rows stay as they are."""
+        if not records:
+            return 0, 0
+        latest: dict[str, PaperRecord] = {}
+        for record in records:  # a window can list a paper twice; keep its newest version
+            if record.arxiv_id not in latest or record.version >= latest[record.arxiv_id].version:
+                latest[record.arxiv_id] = record
+        now = _now()
+        table = pa.table(
+            {
+                "arxiv_id": [r.arxiv_id for r in latest.values()],
+                "version": pa.array([r.version for r in latest.values()], pa.int32()),
+                "title": [r.title for r in latest.values()],
+                "abstract": [r.abstract for r in latest.values()],
+                "authors": pa.array([r.authors for r in latest.values()], pa.list_(pa.string())),
+                "categories": pa.array([r.categories for r in latest.values()], pa.list_(pa.string())),
+                "primary_category": [r.primary_category for r in latest.values()],
+                "comment": [r.comment for r in latest.values()],
+                "published": pa.array([_naive_utc(r.published) for r in latest.values()], pa.timestamp("us")),
+                "updated": pa.array([_naive_utc(r.updated) for r in latest.values()], pa.timestamp("us")),
+                "content_hash": [content_hash(r.title, r.abstract) for r in latest.values()],
+            }
+        )
+        connection = self.connection
+        connection.register("incoming", table)
+        try:
+            connection.execute("BEGIN")
+            new = connection.execute("SELECT count(*) FROM incoming i ANTI JOIN papers p USING (arxiv_id)").fetchone()[
+                0
+            ]
+            updated = connection.execute(
+                """SELECT count(*) FROM incoming i JOIN papers p USING (arxiv_id)
+                   WHERE i.version > p.version OR (i.version = p.version AND i.content_hash <> p.content_hash)"""
+            ).fetchone()[0]
+            connection.execute(
+                """INSERT INTO papers
+                   SELECT i.*, ? AS first_run_id, ? AS loaded_at FROM incoming i ANTI JOIN papers p USING (arxiv_id)""",
+                [run_id, now],
+            )
+            connection.execute(
+                """UPDATE papers SET version = i.version, title = i.title, abstract = i.abstract,
+                       authors = i.authors, categories = i.categories, primary_category = i.primary_category,
+                       comment = i.comment, published = i.published, updated = i.updated,
+                       content_hash = i.content_hash, loaded_at = ?
+                   FROM incoming i
+                   WHERE papers.arxiv_id = i.arxiv_id
+                     AND (i.version > papers.version
+                          OR (i.version = papers.version AND i.content_hash <> papers.content_hash))""",
+                [now],
+            )
+            connection.execute("COMMIT")
+        except Exception:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.unregister("incoming")
+        return int(new), int(updated)
+
+    # -- classification ---------------------------------------------------------------------------
+    def register_model(self, model_version: str, kind: str) -> None:
+        """Make ``model_version`` the current model that ``paper_labels`` shows."""
+        self.connection.execute("BEGIN")
+        self.connection.execute("UPDATE models SET is_current = false WHERE is_current")
+        self.connection.execute(
+            """INSERT INTO models VALUES (?, ?, ?, true)
+               ON CONFLICT (model_version) DO UPDATE SET is_current = true""",
+            [model_version, kind, _now()],
+        )
+        self.connection.execute("COMMIT")
+
+    def papers_to_classify(self, model_version: str) -> list[PaperToClassify]:
+        """Papers without a classification by ``model_version`` for their current text."""
+        rows = self.connection.execute(
+            """SELECT p.arxiv_id, p.title, p.abstract, p.content_hash FROM papers p
+               LEFT JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ?
+               WHERE c.arxiv_id IS NULL OR c.content_hash <> p.content_hash
+               ORDER BY p.arxiv_id""",
+            [model_version],
+        ).fetchall()
+        return [PaperToClassify(*row) for row in rows]
+
+    def store_classifications(self, model_version: str, results: Iterable[Classified]) -> int:
+        """Replace the model's labels of the given papers; returns how many papers were stored."""
+        results = list(results)
+        if not results:
+            return 0
+        now = _now()
+        summary = pa.table(
+            {
+                "arxiv_id": [r.arxiv_id for r in results],
+                "model_version": [model_version] * len(results),
+                "relevance": [r.relevance for r in results],
+                "relevance_score": [r.relevance_score for r in results],
+                "best_task_score": [r.best_task_score for r in results],
+                "content_hash": [r.content_hash for r in results],
+                "classified_at": pa.array([now] * len(results), pa.timestamp("us")),
+            }
+        )
+        label_rows = [(r.arxiv_id, f"relevance:{r.relevance}", r.relevance_score) for r in results] + [
+            (r.arxiv_id, label, score) for r in results for label, score in r.labels.items()
+        ]
+        labels = pa.table(
+            {
+                "arxiv_id": [row[0] for row in label_rows],
+                "model_version": [model_version] * len(label_rows),
+                "label": [row[1] for row in label_rows],
+                "score": [float(row[2]) for row in label_rows],
+            }
+        )
+        connection = self.connection
+        connection.register("incoming_summary", summary)
+        connection.register("incoming_labels", labels)
+        try:
+            connection.execute("BEGIN")
+            connection.execute(
+                """DELETE FROM classifications WHERE model_version = ?
+                   AND arxiv_id IN (SELECT arxiv_id FROM incoming_summary)""",
+                [model_version],
+            )
+            connection.execute(
+                """DELETE FROM predictions WHERE model_version = ?
+                   AND arxiv_id IN (SELECT arxiv_id FROM incoming_summary)""",
+                [model_version],
+            )
+            connection.execute("INSERT INTO classifications SELECT * FROM incoming_summary")
+            connection.execute("INSERT INTO predictions SELECT * FROM incoming_labels")
+            connection.execute("COMMIT")
+        except Exception:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.unregister("incoming_summary")
+            connection.unregister("incoming_labels")
+        return len(results)
+
+    # -- full text --------------------------------------------------------------------------------
+    def papers_needing_text(self, model_version: str) -> list[tuple[str, int]]:
+        """(id, version) of papers the current model finds relevant that lack text for their version."""
+        return [
+            (row[0], int(row[1]))
+            for row in self.connection.execute(
+                """SELECT p.arxiv_id, p.version FROM papers p
+                   JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ?
+                   LEFT JOIN paper_texts t ON t.arxiv_id = p.arxiv_id AND t.version = p.version
+                   WHERE c.relevance = 'av' AND t.arxiv_id IS NULL
+                   ORDER BY p.arxiv_id""",
+                [model_version],
+            ).fetchall()
+        ]
+
+    def store_text(self, extracted: ExtractedText) -> None:
+        """Record the outcome of one paper's extraction (a failure too, with its reason)."""
+        self.connection.execute(
+            """INSERT OR REPLACE INTO paper_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                extracted.arxiv_id,
+                extracted.version,
+                extracted.status,
+                extracted.reason,
+                extracted.pdf_sha256,
+                extracted.n_pages,
+                len(extracted.text) if extracted.text else None,
+                extracted.text,
+                _now(),
+            ],
+        )
+
+    # -- reading ----------------------------------------------------------------------------------
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run a query; returns column names and rows."""
+        cursor = self.connection.execute(sql, parameters or [])
+        columns = [description[0] for description in cursor.description] if cursor.description else []
+        return columns, cursor.fetchall()
+
+    def publish(self) -> Path:
+        """Copy the warehouse to the published snapshot atomically; analysts read that file."""
+        self.connection.execute("CHECKPOINT")
+        target = published_path(self.path)
+        temporary = target.with_suffix(".tmp")
+        shutil.copyfile(self.path, temporary)
+        os.replace(temporary, target)
+        return target
+
+
+def open_for_reading(db_path: Path) -> Warehouse:
+    """A read-only connection to the published snapshot (never blocked by a running ingestion)."""
+    return Warehouse(published_path(db_path), read_only=True)
