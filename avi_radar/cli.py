@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for chatty in ("httpx", "arxiv", "sentence_transformers"):  # per-request lines drown the run's own log
+        logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     settings = get_settings()
     try:
         return args.handler(args, settings)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     embed_bf16_on_cpu: bool = Field(default=True, description="Embed under bf16 autocast on CPUs (AMX).")
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
+    embedding_cache: Path | None = Field(
+        default=None, description="Embedding cache file, if not the one under AVI_HOME (shared between homes)."
+    )
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -109,7 +112,7 @@ class Settings(BaseSettings):
     @property
     def embedding_cache_path(self) -> Path:
         """Embeddings keyed by text hash, so no text is embedded twice."""
-        return self._subdir("cache") / "embeddings.sqlite"
+        return self.embedding_cache or self._subdir("cache") / "embeddings.sqlite"
 
     @property
     def default_labels(self) -> list[Path]:

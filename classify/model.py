@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from classify.embed import Embedder
@@ -146,19 +146,31 @@ class EmbeddingClassifier:
         texts, owners, groups = training_views(papers)
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
-        self.relevance_model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
-        self.relevance_model.fit(features, relevance)
+        self.relevance_model = self._head().fit(features, relevance)
         folds = _folds(relevance, groups)
         for label in self.taxonomy.label_ids:
             truth = np.array([label in paper.labels for paper in owners])
             if truth[np.unique(groups, return_index=True)[1]].sum() < MIN_POSITIVES:
                 continue
-            model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
-            out_of_fold = cross_val_predict(model, features, truth, cv=folds, method="predict_proba")[:, 1]
-            self.thresholds[label] = _best_threshold(truth, out_of_fold)
-            self.label_models[label] = model.fit(features, truth)
+            self.thresholds[label] = _best_threshold(truth, self._out_of_fold(features, truth, folds))
+            self.label_models[label] = self._head().fit(features, truth)
         logger.info("trained %d label heads on %d papers (%d views)", len(self.label_models), len(papers), len(texts))
         return self
+
+    def _head(self) -> LogisticRegression:
+        return LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
+
+    def _out_of_fold(self, features: np.ndarray, truth: np.ndarray, folds: list) -> np.ndarray:
+        """Scores of each text from a head trained without its fold (0 where a fold saw no positive)."""
+        scores = np.zeros(len(truth))
+        for train_index, test_index in folds:
+            if truth[train_index].any():
+                scores[test_index] = (
+                    self._head()
+                    .fit(features[train_index], truth[train_index])
+                    .predict_proba(features[test_index])[:, 1]
+                )
+        return scores
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`."""

@@ -12,7 +12,8 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,6 +95,23 @@ class Warehouse:
         if not read_only:
             self._migrate()
 
+    @contextmanager
+    def _transaction(self, **arrow_tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction with Arrow tables registered under the given names for its duration."""
+        connection = self.connection
+        for name, table in arrow_tables.items():
+            connection.register(name, table)
+        try:
+            connection.execute("BEGIN")
+            yield connection
+            connection.execute("COMMIT")
+        except Exception:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            for name in arrow_tables:
+                connection.unregister(name)
+
     def close(self) -> None:
         """Checkpoint and close."""
         self.connection.close()
@@ -117,10 +135,9 @@ class Warehouse:
                 )
             if version == SCHEMA_VERSION:
                 return
-        self.connection.execute("BEGIN")
-        self.connection.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
-        self.connection.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _now()])
-        self.connection.execute("COMMIT")
+        with self._transaction() as connection:
+            connection.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+            connection.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _now()])
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, flow: str, since: date | None, until: date | None) -> int:
@@ -175,13 +192,9 @@ class Warehouse:
                 "content_hash": [content_hash(r.title, r.abstract) for r in latest.values()],
             }
         )
-        connection = self.connection
-        connection.register("incoming", table)
-        try:
-            connection.execute("BEGIN")
-            new = connection.execute("SELECT count(*) FROM incoming i ANTI JOIN papers p USING (arxiv_id)").fetchone()[
-                0
-            ]
+        with self._transaction(incoming=table) as connection:
+            new_rows = connection.execute("SELECT count(*) FROM incoming i ANTI JOIN papers p USING (arxiv_id)")
+            new = new_rows.fetchone()[0]
             updated = connection.execute(
                 """SELECT count(*) FROM incoming i JOIN papers p USING (arxiv_id)
                    WHERE i.version > p.version OR (i.version = p.version AND i.content_hash <> p.content_hash)"""
@@ -202,25 +215,18 @@ class Warehouse:
                           OR (i.version = papers.version AND i.content_hash <> papers.content_hash))""",
                 [now],
             )
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.unregister("incoming")
         return int(new), int(updated)
 
     # -- classification ---------------------------------------------------------------------------
     def register_model(self, model_version: str, kind: str) -> None:
         """Make ``model_version`` the current model that ``paper_labels`` shows."""
-        self.connection.execute("BEGIN")
-        self.connection.execute("UPDATE models SET is_current = false WHERE is_current")
-        self.connection.execute(
-            """INSERT INTO models VALUES (?, ?, ?, true)
-               ON CONFLICT (model_version) DO UPDATE SET is_current = true""",
-            [model_version, kind, _now()],
-        )
-        self.connection.execute("COMMIT")
+        with self._transaction() as connection:
+            connection.execute("UPDATE models SET is_current = false WHERE is_current")
+            connection.execute(
+                """INSERT INTO models VALUES (?, ?, ?, true)
+                   ON CONFLICT (model_version) DO UPDATE SET is_current = true""",
+                [model_version, kind, _now()],
+            )
 
     def papers_to_classify(self, model_version: str) -> list[PaperToClassify]:
         """Papers without a classification by ``model_version`` for their current text."""
@@ -261,11 +267,7 @@ class Warehouse:
                 "score": [float(row[2]) for row in label_rows],
             }
         )
-        connection = self.connection
-        connection.register("incoming_summary", summary)
-        connection.register("incoming_labels", labels)
-        try:
-            connection.execute("BEGIN")
+        with self._transaction(incoming_summary=summary, incoming_labels=labels) as connection:
             connection.execute(
                 """DELETE FROM classifications WHERE model_version = ?
                    AND arxiv_id IN (SELECT arxiv_id FROM incoming_summary)""",
@@ -278,13 +280,6 @@ class Warehouse:
             )
             connection.execute("INSERT INTO classifications SELECT * FROM incoming_summary")
             connection.execute("INSERT INTO predictions SELECT * FROM incoming_labels")
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.unregister("incoming_summary")
-            connection.unregister("incoming_labels")
         return len(results)
 
     # -- full text --------------------------------------------------------------------------------

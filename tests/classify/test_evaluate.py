@@ -1,0 +1,50 @@
+"""The evaluation figures, computed by hand on a small case."""
+
+from __future__ import annotations
+
+from classify.evaluate import score_predictions
+from classify.labels import LabeledPaper
+from classify.model import Prediction
+
+V2A = "generation.cross_modal.video_to_audio"
+TALK = "generation.cross_modal.image_animation"
+QA = "perception.content.qa"
+DIFF = "technique.generative.diffusion"
+
+
+def _paper(index: int, relevance: str, labels: tuple[str, ...]) -> LabeledPaper:
+    return LabeledPaper(str(index), f"paper {index}", None, relevance, labels, "test")
+
+
+def _prediction(relevance: str, labels: tuple[str, ...]) -> Prediction:
+    return Prediction(relevance, 1.0, dict.fromkeys(labels, 0.9), 0.9)
+
+
+def test_scores_follow_the_definitions() -> None:
+    papers = [
+        _paper(1, "av", (V2A, DIFF)),
+        _paper(2, "av", (V2A,)),
+        _paper(3, "av", (V2A, DIFF)),
+        _paper(4, "av", (QA,)),
+        _paper(5, "none", ()),
+        _paper(6, "context", (DIFF,)),
+    ]
+    predictions = [
+        _prediction("av", (V2A, DIFF)),
+        _prediction("av", (TALK,)),
+        _prediction("av", (V2A,)),
+        _prediction("none", ()),
+        _prediction("av", (QA,)),
+        _prediction("context", (DIFF,)),
+    ]
+    result = score_predictions(papers, predictions)
+    assert result["n"] == 6
+    # av: 3 true positives, 1 false positive (paper 5), 1 false negative (paper 4)
+    assert result["relevance"] == {"precision": 0.75, "recall": 0.75, "f1": 0.75}
+    # sections over gold-av papers; only generation.cross_modal has >= 3 gold positives (all 3 found, 0 extra)
+    assert list(result["section"]["per_label"]) == ["generation.cross_modal"]
+    assert result["section"]["macro_f1"] == 1.0
+    # subsections: video_to_audio gold 3, predicted correctly on 2 (papers 1 and 3) -> P 1, R 2/3
+    assert result["subsection"]["macro_f1"] == 0.8
+    # techniques over all papers: diffusion gold 3, predicted on 1 and 6 -> P 1, R 2/3
+    assert result["technique"]["macro_f1"] == 0.8

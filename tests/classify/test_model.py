@@ -1,0 +1,135 @@
+"""Label consistency, training views, the taxonomy file, and a real train / register / load round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from avi_radar.settings import get_settings
+from classify.evaluate import evaluate, holdout_split
+from classify.labels import LabeledPaper, load_labeled_papers
+from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
+from classify.registry import current_version, list_models, load_classifier
+from classify.taxonomy import load_taxonomy, section_of
+from classify.train import train_and_register
+from tests.conftest import SHARED
+
+TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
+
+
+def test_taxonomy_has_exactly_the_label_ids_of_the_corpus_readme() -> None:
+    readme = (SHARED / "corpus" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- taxonomy:begin -->")[1].split("<!-- taxonomy:end -->")[0]
+    documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    assert {label.id for label in TAXONOMY.labels} == documented
+    assert all(label.description and (label.key_terms or label.id == "none") for label in TAXONOMY.labels)
+
+
+def test_section_of() -> None:
+    assert section_of("generation.cross_modal.video_to_audio") == "generation.cross_modal"
+    assert section_of("interaction.agentic") == "interaction.agentic"
+    assert section_of("technique.llm.vla") is None
+    assert section_of("context.audio_reasoning") is None
+
+
+SCORES = {
+    "generation.cross_modal.video_to_audio": 0.9,
+    "perception.content.qa": 0.2,
+    "technique.generative.diffusion": 0.7,
+    "context.conditional_audio_generation": 0.8,
+}
+THRESHOLDS = dict.fromkeys(SCORES, 0.5)
+
+
+def test_none_carries_no_label() -> None:
+    assert consistent_labels("none", SCORES, THRESHOLDS) == {}
+
+
+def test_av_drops_context_labels_and_keeps_tasks_and_techniques() -> None:
+    assert consistent_labels("av", SCORES, THRESHOLDS) == {
+        "generation.cross_modal.video_to_audio": 0.9,
+        "technique.generative.diffusion": 0.7,
+    }
+
+
+def test_av_always_gets_its_best_task_label() -> None:
+    low = {**SCORES, "generation.cross_modal.video_to_audio": 0.3}
+    assert set(consistent_labels("av", low, THRESHOLDS)) == {
+        "generation.cross_modal.video_to_audio",
+        "technique.generative.diffusion",
+    }
+
+
+def test_context_has_no_task_label() -> None:
+    assert set(consistent_labels("context", SCORES, THRESHOLDS)) == {
+        "technique.generative.diffusion",
+        "context.conditional_audio_generation",
+    }
+
+
+def test_title_only_views_guard_against_the_length_shortcut() -> None:
+    papers = [
+        LabeledPaper("1", "Foley for video", None, "av", ("generation.cross_modal.video_to_audio",), "hub"),
+        LabeledPaper("2", "Graph theory", "We prove things.", "none", (), "negative_random"),
+    ]
+    texts, owners, groups = training_views(papers)
+    assert texts == ["Foley for video", "Graph theory. We prove things.", "Graph theory"]
+    assert [paper.arxiv_id for paper in owners] == ["1", "2", "2"]
+    assert list(groups) == [0, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def small_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stratified quarter of the shared training labels (written to a temporary file)."""
+    rows = [json.loads(line) for line in (SHARED / "labels" / "train.jsonl").read_text().splitlines()]
+    path = tmp_path_factory.mktemp("labels") / "small.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows[::4]) + "\n")
+    return path
+
+
+def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
+    settings = get_settings()
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    info = train_and_register(settings, TAXONOMY, embedder, [small_labels], corpus)
+    assert current_version(settings) == info.version
+    assert [model.version for model in list_models(settings)] == [info.version]
+    assert info.taxonomy_fingerprint == TAXONOMY.fingerprint
+    loaded = load_classifier(settings, TAXONOMY, embedder)
+    assert loaded.version == info.version
+    predictions = loaded.predict(
+        [
+            "Video-to-audio generation: synthesizing Foley sound for silent videos",
+            "A faster algorithm for sparse matrix multiplication on GPUs",
+        ]
+    )
+    assert predictions[0].relevance == "av"
+    assert "generation.cross_modal.video_to_audio" in predictions[0].labels
+    assert predictions[1].relevance == "none" and predictions[1].labels == {}
+
+
+def test_model_beats_chance_and_baseline_runs_on_a_holdout(embedder, small_labels: Path) -> None:
+    from classify.train import fit_classifier
+
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
+    train, test = holdout_split(papers, 0.3)
+    model = evaluate(fit_classifier(TAXONOMY, embedder, train), test)
+    baseline = evaluate(TfidfSvmClassifier(TAXONOMY).fit(train), test)
+    assert model["n"] == baseline["n"] == len(test)
+    assert model["relevance"]["f1"] > 0.7
+    assert 0 <= baseline["relevance"]["f1"] <= 1
+
+
+def test_zero_shot_needs_no_labels(embedder) -> None:
+    classifier = ZeroShotClassifier(TAXONOMY, embedder)
+    [talking_head, unrelated] = classifier.predict(
+        [
+            "Audio-driven talking head generation: animating a portrait so its lips follow the speech",
+            "Optimal transport bounds for Wasserstein gradient flows",
+        ]
+    )
+    assert talking_head.relevance == "av"
+    assert "generation.cross_modal.image_animation" in talking_head.labels
+    assert unrelated.relevance == "none"

@@ -1,0 +1,96 @@
+"""Shared fixtures: an isolated AVI_HOME and Prefect home, real shared data, and the mirror over HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("AVI_SHARED_DIR", REPO.parent / "shared"))
+DAILY_CORPUS = SHARED / "corpus" / "arxiv_daily_2025-2026.jsonl.gz"
+PDF_FIXTURES = SHARED / "fixtures" / "pdf"
+TEST_DAY = "2026-05-05"
+
+# Before anything imports prefect: a private Prefect home per test session, no analytics.
+_SESSION_HOME = Path(os.environ.get("PYTEST_AVI_TMP", "/tmp")) / f"avi-tests-{os.getpid()}"
+os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
+os.environ["AVI_SHARED_DIR"] = str(SHARED)
+os.environ["AVI_REQUEST_DELAY_S"] = "0"
+os.environ["AVI_BACKOFF_S"] = "0.05"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+_EMBEDDING_CACHE = _SESSION_HOME / "embeddings.sqlite"
+_SESSION_HOME.mkdir(parents=True, exist_ok=True)
+
+
+def require_shared() -> None:
+    """Fail clearly when the shared data is missing: these tests are about real data."""
+    if not DAILY_CORPUS.exists():
+        pytest.fail(f"the shared corpus is missing at {DAILY_CORPUS}; clone the repo beside shared/")
+
+
+@pytest.fixture(autouse=True)
+def avi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own AVI_HOME; the embedding cache is shared across the session for speed."""
+    from avi_radar import settings as settings_module
+
+    home = tmp_path / "avi-home"
+    monkeypatch.setenv("AVI_HOME", str(home))
+    monkeypatch.setenv("AVI_EMBEDDING_CACHE", str(_EMBEDDING_CACHE))
+    settings_module.reset_settings()
+    yield home
+    settings_module.reset_settings()
+
+
+@pytest.fixture(scope="session")
+def day_rows() -> list[dict]:
+    """The real corpus rows announced on TEST_DAY."""
+    require_shared()
+    with gzip.open(DAILY_CORPUS, "rt", encoding="utf-8") as handle:
+        rows = [row for line in handle if f'"announced": "{TEST_DAY}"' in line for row in [json.loads(line)]]
+    return [row for row in rows if row["announced"] == TEST_DAY]
+
+
+@pytest.fixture(scope="session")
+def day_corpus(day_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TEST_DAY's rows as a gzipped corpus file (written to a temporary folder, never the repo)."""
+    path = tmp_path_factory.mktemp("corpus") / f"day-{TEST_DAY}.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for row in day_rows:
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror(day_corpus: Path) -> Iterator[str]:
+    """The mirror over TEST_DAY, serving over real HTTP on loopback; yields its base URL."""
+    from extract.mirror.server import MirrorServer, load_mirror_data
+
+    server = MirrorServer(load_mirror_data([day_corpus], PDF_FIXTURES))
+    server.start_in_thread()
+    yield server.base_url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 embedder, loaded once per session, with the session's cache."""
+    from classify.embed import CachedEmbedder, SentenceEmbedder
+
+    return CachedEmbedder(SentenceEmbedder(device="cpu"), _EMBEDDING_CACHE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server() -> Iterator[None]:
+    """One Prefect test server for the session instead of an ephemeral one per flow run (about 7 s each)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

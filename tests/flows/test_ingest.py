@@ -1,0 +1,74 @@
+"""One real day of the corpus, through the mirror over HTTP, into a real DuckDB file, twice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+import flows.ingest
+from avi_radar.settings import get_settings
+from flows.ingest import ingest
+from tests.conftest import TEST_DAY
+from warehouse.db import Warehouse, open_for_reading
+
+DAY = date.fromisoformat(TEST_DAY)
+TOTALS = "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM predictions), (SELECT count(*) FROM paper_texts)"
+
+
+@pytest.fixture
+def against_mirror(mirror: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AVI_ARXIV_URL", mirror)
+    return mirror
+
+
+def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None:
+    settings = get_settings()
+    expected = {row["arxiv_id"] for row in day_rows if set(row["categories"]) & set(settings.categories)}
+
+    first = ingest(since=DAY, until=DAY)
+    assert first.counts["n_harvested"] == first.counts["n_new"] == len(expected)
+
+    with open_for_reading(settings.db_path) as warehouse:
+        assert {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]} == expected
+        # every paper has exactly one relevance label from the current model
+        assert warehouse.query(
+            "SELECT count(*), count(DISTINCT arxiv_id) FROM paper_labels WHERE label LIKE 'relevance:%'"
+        )[1] == [(len(expected), len(expected))]
+        relevant = {
+            row[0] for row in warehouse.query("SELECT arxiv_id FROM paper_labels WHERE label = 'relevance:av'")[1]
+        }
+        assert relevant, "the day holds audio-visual papers"
+        texts = dict(warehouse.query("SELECT arxiv_id, status FROM paper_texts")[1])
+        assert set(texts) == relevant and set(texts.values()) == {"ok"}
+        assert warehouse.query("SELECT min(n_chars) > 500 FROM paper_texts")[1] == [(True,)]
+        snapshot_before = warehouse.query(TOTALS)[1]
+
+    second = ingest(since=DAY, until=DAY)
+    assert second.counts == {
+        "n_harvested": len(expected),
+        "n_new": 0,
+        "n_updated": 0,
+        "n_classified": 0,
+        "n_relevant": 0,
+        "n_text_ok": 0,
+        "n_text_failed": 0,
+    }
+    with open_for_reading(settings.db_path) as warehouse:
+        assert warehouse.query(TOTALS)[1] == snapshot_before
+        assert warehouse.query("SELECT run_id, status, since, until FROM runs ORDER BY run_id")[1] == [
+            (1, "success", DAY, DAY),
+            (2, "success", DAY, DAY),
+        ]
+        assert warehouse.watermark() == DAY
+
+
+def test_a_failed_run_is_recorded_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVI_ARXIV_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AVI_REQUEST_RETRIES", "0")
+    monkeypatch.setattr(flows.ingest, "harvest", flows.ingest.harvest.with_options(retries=0))
+    with pytest.raises(Exception, match="Connection refused|Max retries"):
+        ingest(since=DAY, until=DAY)
+    with Warehouse(get_settings().db_path, read_only=True) as warehouse:
+        [(status, error)] = warehouse.query("SELECT status, error FROM runs")[1]
+    assert status == "failed" and "ConnectionError" in error

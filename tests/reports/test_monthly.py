@@ -1,0 +1,86 @@
+"""The monthly report, written from a real warehouse of one real day."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from avi_radar.settings import get_settings
+from classify.labels import paper_text
+from classify.model import ZeroShotClassifier
+from classify.taxonomy import load_taxonomy
+from extract.arxiv_client import PaperRecord
+from reports.monthly import month_offset, parse_month, write_report
+from warehouse.db import Classified, Warehouse, content_hash, open_for_reading
+
+
+@pytest.fixture
+def day_warehouse(day_rows: list[dict], embedder) -> Path:
+    settings = get_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    records = [
+        PaperRecord(
+            row["arxiv_id"],
+            1,
+            row["title"],
+            row["abstract"],
+            row["authors"],
+            row["categories"],
+            row["primary_category"],
+            datetime.fromisoformat(row["announced"]).replace(tzinfo=UTC),
+            None,
+            row["comment"],
+        )
+        for row in day_rows
+    ]
+    classifier = ZeroShotClassifier(taxonomy, embedder)
+    predictions = classifier.predict([paper_text(r.title, r.abstract) for r in records])
+    with Warehouse(settings.db_path) as warehouse:
+        warehouse.upsert_papers(records, warehouse.start_run("ingest", None, None))
+        warehouse.register_model(classifier.version, classifier.kind)
+        warehouse.store_classifications(
+            classifier.version,
+            [
+                Classified(
+                    r.arxiv_id,
+                    p.relevance,
+                    p.relevance_score,
+                    p.best_task_score,
+                    content_hash(r.title, r.abstract),
+                    p.labels,
+                )
+                for r, p in zip(records, predictions, strict=True)
+            ],
+        )
+        warehouse.publish()
+    return settings.db_path
+
+
+def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: list[dict], tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    with open_for_reading(day_warehouse) as warehouse:
+        html_path = write_report(warehouse, taxonomy, "2026-05", tmp_path / "out")
+        audio_visual = warehouse.query("SELECT count(*) FROM paper_labels WHERE label = 'relevance:av'")[1][0][0]
+        top = warehouse.query("SELECT arxiv_id FROM paper_sections")[1]
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert f"Papers screened: **{len(day_rows)}**; audio-visual: **{audio_visual}**" in markdown
+    assert audio_visual > 0
+    # every listed paper links to arXiv and is one of the labelled papers
+    linked = set(re.findall(r"https://arxiv.org/abs/([\d.]+)", markdown))
+    assert linked and linked <= {row[0] for row in top}
+    page = html_path.read_text()
+    [encoded] = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert base64.b64decode(encoded).startswith(b"\x89PNG")
+    assert (tmp_path / "out" / "sections_by_month.png").read_bytes().startswith(b"\x89PNG")
+    assert "Appendix: the queries behind every number" in page
+
+
+def test_month_arithmetic_and_validation() -> None:
+    assert str(month_offset(parse_month("2026-05"), -11)) == "2025-06-01"
+    assert str(month_offset(parse_month("2026-01"), -1)) == "2025-12-01"
+    with pytest.raises(ValueError, match="2026-05"):
+        parse_month("May 2026")

@@ -1,0 +1,68 @@
+"""The ``avi`` command as users call it: outputs, formats and clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from avi_radar.cli import main
+from avi_radar.settings import get_settings
+from tests.conftest import SHARED
+from warehouse.db import Warehouse
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> None:
+    with Warehouse(get_settings().db_path) as warehouse:
+        run = warehouse.start_run("ingest", None, None)
+        warehouse.finish_run(run, "success", {"n_harvested": 0}, {})
+        warehouse.publish()
+
+
+def test_sql_formats(published: None, capsys: pytest.CaptureFixture) -> None:
+    query = "SELECT run_id, status FROM runs"
+    assert main(["sql", query, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"run_id": 1, "status": "success"}]
+    assert main(["sql", query, "--format", "csv"]) == 0
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [["run_id", "status"], ["1", "success"]]
+    assert main(["sql", query]) == 0
+    assert "(1 rows)" in capsys.readouterr().out
+
+
+def test_sql_refuses_writes(published: None, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(Exception, match="read-only"):
+        main(["sql", "DELETE FROM runs"])
+
+
+def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
+    assert main(["sql", "SELECT 1"]) == 2
+    assert "run `avi ingest`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ingest", "--since", "05/04/2026"])
+    assert "2026-05-04" in capsys.readouterr().err
+
+
+def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
+    assert main(["models"]) == 0
+    assert "zero-shot" in capsys.readouterr().out
+
+
+def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = (SHARED / "labels" / "train.jsonl").read_text().splitlines()[::4]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(rows) + "\n")
+    corpus = [str(path) for path in sorted((SHARED / "corpus").glob("*.jsonl.gz"))]
+    args = ["eval", "--labels", str(labels), "--holdout", "0.3", "--baseline", "--json", "--subset", "abstract"]
+    assert main(args + [arg for path in corpus for arg in ("--corpus", path)]) == 0
+    output = capsys.readouterr().out.strip().splitlines()
+    assert len(output) == 1
+    result = json.loads(output[0])
+    for figures in (result, result["baseline"]):
+        assert set(figures["relevance"]) == {"precision", "recall", "f1"}
+        assert {"macro_f1", "per_label"} <= set(figures["section"])
+        assert "macro_f1" in figures["subsection"] and "macro_f1" in figures["technique"]
+    assert result["n"] == result["baseline"]["n"] > 0

@@ -1,0 +1,121 @@
+"""The warehouse on a real DuckDB file: upserts, versions, runs, labels and the published snapshot."""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from extract.arxiv_client import PaperRecord
+from warehouse.db import Classified, ExtractedText, Warehouse, content_hash, open_for_reading, published_path
+
+
+def _record(arxiv_id: str, version: int = 1, title: str = "A paper") -> PaperRecord:
+    moment = datetime(2026, 5, 5, tzinfo=UTC)
+    return PaperRecord(
+        arxiv_id, version, title, "An abstract.", ["A. Author"], ["cs.CV", "cs.SD"], "cs.CV", moment, moment, None
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    with Warehouse(tmp_path / "avi.duckdb") as opened:
+        yield opened
+
+
+def test_upsert_is_idempotent_and_keeps_the_newest_version(warehouse: Warehouse) -> None:
+    run = warehouse.start_run("ingest", date(2026, 5, 5), date(2026, 5, 5))
+    assert warehouse.upsert_papers([_record("2605.00001"), _record("2605.00002")], run) == (2, 0)
+    assert warehouse.upsert_papers([_record("2605.00001"), _record("2605.00002")], run) == (0, 0)
+    assert warehouse.upsert_papers([_record("2605.00001", version=2, title="Renamed")], run) == (0, 1)
+    assert warehouse.upsert_papers([_record("2605.00001", version=1)], run) == (0, 0)  # an older version never wins
+    columns, rows = warehouse.query("SELECT arxiv_id, version, title, authors, categories FROM papers ORDER BY 1")
+    assert rows == [
+        ("2605.00001", 2, "Renamed", ["A. Author"], ["cs.CV", "cs.SD"]),
+        ("2605.00002", 1, "A paper", ["A. Author"], ["cs.CV", "cs.SD"]),
+    ]
+
+
+def test_duplicates_within_one_batch_load_once(warehouse: Warehouse) -> None:
+    run = warehouse.start_run("ingest", None, None)
+    assert warehouse.upsert_papers([_record("2605.00001"), _record("2605.00001", version=3)], run) == (1, 0)
+    assert warehouse.query("SELECT version FROM papers")[1] == [(3,)]
+
+
+def test_watermark_moves_only_with_successful_runs(warehouse: Warehouse) -> None:
+    assert warehouse.watermark() is None
+    first = warehouse.start_run("ingest", date(2026, 5, 1), date(2026, 5, 3))
+    warehouse.finish_run(first, "success", {"n_harvested": 3}, {"harvest_s": 0.1})
+    failed = warehouse.start_run("ingest", date(2026, 5, 4), date(2026, 5, 9))
+    warehouse.finish_run(failed, "failed", {}, {}, "HTTPError: 503")
+    assert warehouse.watermark() == date(2026, 5, 3)
+    assert warehouse.query("SELECT status, error FROM runs ORDER BY run_id")[1] == [
+        ("success", None),
+        ("failed", "HTTPError: 503"),
+    ]
+
+
+def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
+    run = warehouse.start_run("ingest", None, None)
+    warehouse.upsert_papers([_record("2605.00001")], run)
+    hash_ = content_hash("A paper", "An abstract.")
+    warehouse.register_model("old", "zero-shot")
+    warehouse.store_classifications("old", [Classified("2605.00001", "none", 0.9, 0.1, hash_, {})])
+    assert [p.arxiv_id for p in warehouse.papers_to_classify("new")] == ["2605.00001"]
+    warehouse.register_model("new", "embedding-logreg")
+    labels = {"generation.joint.text_to_audio_video": 0.8}
+    warehouse.store_classifications("new", [Classified("2605.00001", "av", 0.7, 0.8, hash_, labels)])
+    warehouse.store_classifications("new", [Classified("2605.00001", "av", 0.7, 0.8, hash_, labels)])
+    assert warehouse.papers_to_classify("new") == []
+    assert sorted(warehouse.query("SELECT label, score, model_version FROM paper_labels")[1]) == [
+        ("generation.joint.text_to_audio_video", 0.8, "new"),
+        ("relevance:av", 0.7, "new"),
+    ]
+    assert warehouse.query("SELECT count(*) FROM predictions WHERE model_version = 'old'")[1] == [(1,)]
+    assert warehouse.query("SELECT section FROM paper_sections")[1] == [("generation.joint",)]
+    assert warehouse.papers_needing_text("new") == [("2605.00001", 1)]
+    warehouse.store_text(ExtractedText("2605.00001", 1, "failed", "PdfRefused: no %PDF header", None, None, None))
+    assert warehouse.papers_needing_text("new") == []
+    # a new version with another text needs new labels and new text
+    warehouse.upsert_papers([replace(_record("2605.00001", version=2), abstract="Changed.")], run)
+    assert [p.arxiv_id for p in warehouse.papers_to_classify("new")] == ["2605.00001"]
+
+
+def _count_in_other_process(path: str, queue: multiprocessing.Queue) -> None:
+    connection = duckdb.connect(path, read_only=True)
+    queue.put(connection.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+
+def test_published_snapshot_is_readable_while_the_writer_holds_its_file(tmp_path: Path) -> None:
+    with Warehouse(tmp_path / "avi.duckdb") as writer:
+        writer.upsert_papers([_record("2605.00001")], writer.start_run("ingest", None, None))
+        writer.publish()
+        writer.upsert_papers([_record("2605.00002")], 1)  # not yet published
+        queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+        reader = multiprocessing.get_context("spawn").Process(
+            target=_count_in_other_process, args=(str(published_path(writer.path)), queue)
+        )
+        reader.start()
+        reader.join(60)
+        assert queue.get(timeout=5) == 1
+    with open_for_reading(tmp_path / "avi.duckdb") as snapshot:
+        assert snapshot.query("SELECT count(*) FROM papers")[1] == [(1,)]
+        with pytest.raises(duckdb.Error):
+            snapshot.query("DELETE FROM papers")
+
+
+def test_reading_before_any_run_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="avi ingest"):
+        open_for_reading(tmp_path / "avi.duckdb")
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "avi.duckdb"
+    with Warehouse(path) as warehouse:
+        warehouse.connection.execute("INSERT INTO schema_version VALUES (99, now())")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        Warehouse(path)
