@@ -12,6 +12,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from avi_radar.settings import Settings, get_settings, reset_settings
 
 logger = logging.getLogger("avi")
@@ -199,6 +201,44 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify the warehouse's invariants; exit 1 when one fails."""
+    from warehouse.checks import run_checks
+    from warehouse.db import open_for_reading
+
+    with open_for_reading(settings.db_path) as warehouse:
+        results = run_checks(warehouse)
+    for check, broken in results:
+        print(f"{'ok  ' if broken == 0 else 'FAIL'}  {check.name}" + (f"  ({broken} rows)" if broken else ""))
+    failed = sum(1 for _, broken in results if broken)
+    print(f"{len(results) - failed} of {len(results)} checks hold")
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export every table and view as Parquet partitioned by month."""
+    from warehouse.db import open_for_reading
+    from warehouse.export import export_parquet
+
+    out_dir = Path(args.out) if args.out else settings.home_dir / "export"
+    with open_for_reading(settings.db_path) as warehouse:
+        written = export_parquet(warehouse, out_dir)
+    for name, rows in written.items():
+        print(f"{name}: {rows} rows")
+    print(f"written to {out_dir}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Upgrade the warehouse to this version's schema and republish it."""
+    from warehouse.db import SCHEMA_VERSION, Warehouse
+
+    with Warehouse(settings.db_path) as warehouse:
+        warehouse.publish()
+    print(f"{settings.db_path} is at schema version {SCHEMA_VERSION}; published")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     """List the registered models."""
     from classify.registry import current_version, list_models
@@ -283,6 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="output folder (default: AVI_HOME/reports/YYYY-MM)")
     report.set_defaults(handler=cmd_report)
 
+    check = commands.add_parser("check", help="verify the warehouse's invariants (exit 1 if one fails)")
+    check.set_defaults(handler=cmd_check)
+
+    export = commands.add_parser("export", help="export tables and views as Parquet partitioned by month")
+    export.add_argument("--format", choices=["parquet"], default="parquet")
+    export.add_argument("--out", help="output folder (default: AVI_HOME/export)")
+    export.set_defaults(handler=cmd_export)
+
+    migrate = commands.add_parser("migrate", help="upgrade the warehouse file to this version's schema")
+    migrate.set_defaults(handler=cmd_migrate)
+
     models = commands.add_parser("models", help="list trained models")
     models.set_defaults(handler=cmd_models)
 
@@ -304,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     try:
         return args.handler(args, settings)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
+    except (FileNotFoundError, ValueError, RuntimeError, duckdb.Error) as error:
         print(f"avi {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -105,7 +105,7 @@ def _fetch_one(settings: Settings, session, arxiv_id: str, version: int) -> Extr
 
 
 @task(cache_policy=NO_CACHE)
-def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str) -> tuple[int, int]:
+def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, run_id: int) -> tuple[int, int]:
     """Download and read the PDFs of relevant papers that have no text yet; returns (ok, failed)."""
     logger = get_run_logger()
     wanted = warehouse.papers_needing_text(model_version)
@@ -114,7 +114,7 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str) ->
     with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
         results = pool.map(lambda item: _fetch_one(settings, session, *item), wanted)
         for extracted in tqdm(results, total=len(wanted), desc="pdf text", unit="pdf", disable=not wanted):
-            warehouse.store_text(extracted)
+            warehouse.store_text(extracted, run_id)
             if extracted.status == "ok":
                 ok += 1
             else:
@@ -163,7 +163,7 @@ def ingest(since: date | None = None, until: date | None = None) -> RunReport:
 
             started = time.monotonic()
             report.counts["n_text_ok"], report.counts["n_text_failed"] = fetch_texts(
-                warehouse, settings, classifier.version
+                warehouse, settings, classifier.version, report.run_id
             )
             report.durations["text_s"] = time.monotonic() - started
         except Exception as error:

@@ -15,6 +15,7 @@ SHARED = Path(os.environ.get("AVI_SHARED_DIR", REPO.parent / "shared"))
 DAILY_CORPUS = SHARED / "corpus" / "arxiv_daily_2025-2026.jsonl.gz"
 PDF_FIXTURES = SHARED / "fixtures" / "pdf"
 TEST_DAY = "2026-05-05"
+NEXT_DAY = "2026-05-06"
 
 # Before anything imports prefect: a private Prefect home per test session, no analytics.
 _SESSION_HOME = Path(os.environ.get("PYTEST_AVI_TMP", "/tmp")) / f"avi-tests-{os.getpid()}"
@@ -49,27 +50,40 @@ def avi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def day_rows() -> list[dict]:
-    """The real corpus rows announced on TEST_DAY."""
+def two_days_rows() -> list[dict]:
+    """The real corpus rows announced on TEST_DAY and NEXT_DAY."""
     require_shared()
+    days = (f'"announced": "{TEST_DAY}"', f'"announced": "{NEXT_DAY}"')
     with gzip.open(DAILY_CORPUS, "rt", encoding="utf-8") as handle:
-        rows = [row for line in handle if f'"announced": "{TEST_DAY}"' in line for row in [json.loads(line)]]
-    return [row for row in rows if row["announced"] == TEST_DAY]
+        rows = [json.loads(line) for line in handle if any(day in line for day in days)]
+    return [row for row in rows if row["announced"] in (TEST_DAY, NEXT_DAY)]
 
 
 @pytest.fixture(scope="session")
-def day_corpus(day_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """TEST_DAY's rows as a gzipped corpus file (written to a temporary folder, never the repo)."""
-    path = tmp_path_factory.mktemp("corpus") / f"day-{TEST_DAY}.jsonl.gz"
+def day_rows(two_days_rows: list[dict]) -> list[dict]:
+    """The real corpus rows announced on TEST_DAY."""
+    return [row for row in two_days_rows if row["announced"] == TEST_DAY]
+
+
+@pytest.fixture(scope="session")
+def next_day_rows(two_days_rows: list[dict]) -> list[dict]:
+    """The real corpus rows announced on NEXT_DAY."""
+    return [row for row in two_days_rows if row["announced"] == NEXT_DAY]
+
+
+@pytest.fixture(scope="session")
+def day_corpus(two_days_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two days' rows as a gzipped corpus file (written to a temporary folder, never the repo)."""
+    path = tmp_path_factory.mktemp("corpus") / f"days-{TEST_DAY}.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
-        for row in day_rows:
+        for row in two_days_rows:
             handle.write(json.dumps(row) + "\n")
     return path
 
 
 @pytest.fixture(scope="session")
 def mirror(day_corpus: Path) -> Iterator[str]:
-    """The mirror over TEST_DAY, serving over real HTTP on loopback; yields its base URL."""
+    """The mirror over TEST_DAY and NEXT_DAY, serving over real HTTP on loopback; yields its base URL."""
     from extract.mirror.server import MirrorServer, load_mirror_data
 
     server = MirrorServer(load_mirror_data([day_corpus], PDF_FIXTURES))

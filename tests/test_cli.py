@@ -33,9 +33,11 @@ def test_sql_formats(published: None, capsys: pytest.CaptureFixture) -> None:
     assert "(1 rows)" in capsys.readouterr().out
 
 
-def test_sql_refuses_writes(published: None, capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(Exception, match="read-only"):
-        main(["sql", "DELETE FROM runs"])
+def test_sql_refuses_writes_and_reports_bad_sql(published: None, capsys: pytest.CaptureFixture) -> None:
+    assert main(["sql", "DELETE FROM runs"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert main(["sql", "SELECT nothing FROM nowhere"]) == 2
+    assert "nowhere" in capsys.readouterr().err
 
 
 def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:

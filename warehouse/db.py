@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from extract.arxiv_client import PaperRecord
 
-SCHEMA_VERSION = 1
-SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
+SCHEMA_VERSION = len(MIGRATIONS)
 PUBLISHED_NAME = "avi-published.duckdb"
 
 
@@ -84,6 +84,41 @@ class ExtractedText:
     text: str | None
 
 
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection, **arrow_tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A transaction with Arrow tables registered under the given names for its duration."""
+    for name, table in arrow_tables.items():
+        connection.register(name, table)
+    try:
+        connection.execute("BEGIN")
+        yield connection
+        connection.execute("COMMIT")
+    except Exception:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        for name in arrow_tables:
+            connection.unregister(name)
+
+
+def schema_version(connection: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open file: 0 for an empty one."""
+    found = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not found:
+        return 0
+    return int(connection.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+
+
+def apply_migrations(connection: duckdb.DuckDBPyConnection, current: int, target: int) -> None:
+    """Apply migrations ``current + 1`` .. ``target`` in order, each in its own transaction."""
+    for number in range(current + 1, target + 1):
+        with transaction(connection):
+            connection.execute(MIGRATIONS[number - 1].read_text(encoding="utf-8"))
+            connection.execute("INSERT INTO schema_version VALUES (?, ?)", [number, _now()])
+
+
 class Warehouse:
     """A connection to the warehouse file with the operations the pipeline needs."""
 
@@ -92,25 +127,19 @@ class Warehouse:
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
         self.connection = duckdb.connect(str(path), read_only=read_only)
-        if not read_only:
+        if read_only:
+            version = schema_version(self.connection)
+            if version != SCHEMA_VERSION:
+                self.connection.close()
+                raise RuntimeError(
+                    f"{path} has schema version {version}, this avi-radar reads version {SCHEMA_VERSION}: "
+                    + ("run `avi migrate` to upgrade it" if version < SCHEMA_VERSION else "upgrade avi-radar")
+                )
+        else:
             self._migrate()
 
-    @contextmanager
-    def _transaction(self, **arrow_tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A transaction with Arrow tables registered under the given names for its duration."""
-        connection = self.connection
-        for name, table in arrow_tables.items():
-            connection.register(name, table)
-        try:
-            connection.execute("BEGIN")
-            yield connection
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            for name in arrow_tables:
-                connection.unregister(name)
+    def _transaction(self, **arrow_tables: pa.Table) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return transaction(self.connection, **arrow_tables)
 
     def close(self) -> None:
         """Checkpoint and close."""
@@ -123,21 +152,14 @@ class Warehouse:
         self.close()
 
     def _migrate(self) -> None:
-        found = self.connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
-        if found:
-            version = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}; this avi-radar knows up to {SCHEMA_VERSION}. "
-                    "Upgrade avi-radar."
-                )
-            if version == SCHEMA_VERSION:
-                return
-        with self._transaction() as connection:
-            connection.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
-            connection.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _now()])
+        """Bring the file to SCHEMA_VERSION, one migration per transaction; refuse a newer file."""
+        version = schema_version(self.connection)
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}; this avi-radar knows up to {SCHEMA_VERSION}. "
+                "Upgrade avi-radar to open it."
+            )
+        apply_migrations(self.connection, version, SCHEMA_VERSION)
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, flow: str, since: date | None, until: date | None) -> int:
@@ -297,10 +319,10 @@ class Warehouse:
             ).fetchall()
         ]
 
-    def store_text(self, extracted: ExtractedText) -> None:
+    def store_text(self, extracted: ExtractedText, run_id: int | None) -> None:
         """Record the outcome of one paper's extraction (a failure too, with its reason)."""
         self.connection.execute(
-            """INSERT OR REPLACE INTO paper_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT OR REPLACE INTO paper_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 extracted.arxiv_id,
                 extracted.version,
@@ -311,6 +333,7 @@ class Warehouse:
                 len(extracted.text) if extracted.text else None,
                 extracted.text,
                 _now(),
+                run_id,
             ],
         )
 

@@ -70,7 +70,7 @@ def test_harvester_pages_through_a_window(mirror: str, day_rows: list[dict], mon
     expected = {r["arxiv_id"] for r in day_rows if set(r["categories"]) & set(settings.categories)}
     assert len(harvested) == len(expected) > 100  # several pages of 50
     assert {record.arxiv_id for record in harvested} == expected
-    assert not list(ArxivHarvester(settings).window(settings.categories, date(2026, 5, 6), date(2026, 5, 7)))
+    assert not list(ArxivHarvester(settings).window(settings.categories, date(2026, 5, 7), date(2026, 5, 8)))
 
 
 def test_sorting_and_paging_follow_the_api(mirror: str) -> None:

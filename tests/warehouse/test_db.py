@@ -78,7 +78,7 @@ def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
     assert warehouse.query("SELECT count(*) FROM predictions WHERE model_version = 'old'")[1] == [(1,)]
     assert warehouse.query("SELECT section FROM paper_sections")[1] == [("generation.joint",)]
     assert warehouse.papers_needing_text("new") == [("2605.00001", 1)]
-    warehouse.store_text(ExtractedText("2605.00001", 1, "failed", "PdfRefused: no %PDF header", None, None, None))
+    warehouse.store_text(ExtractedText("2605.00001", 1, "failed", "PdfRefused: no %PDF header", None, None, None), run)
     assert warehouse.papers_needing_text("new") == []
     # a new version with another text needs new labels and new text
     warehouse.upsert_papers([replace(_record("2605.00001", version=2), abstract="Changed.")], run)

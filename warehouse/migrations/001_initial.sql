@@ -1,4 +1,4 @@
--- avi-radar warehouse schema, version 1. Meanings of every column: docs/schema.md.
+-- Migration 1: the initial schema. Meanings of every column: docs/schema.md.
 CREATE TABLE IF NOT EXISTS schema_version (
     version     INTEGER NOT NULL,
     applied_at  TIMESTAMP NOT NULL

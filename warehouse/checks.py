@@ -1,0 +1,61 @@
+"""Invariants of the warehouse, verified by ``avi check``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from warehouse.db import Warehouse
+
+
+@dataclass(frozen=True)
+class Check:
+    """One invariant: a query that counts the rows breaking it."""
+
+    name: str
+    sql: str
+
+
+CHECKS = (
+    Check("every label belongs to a paper", "SELECT count(*) FROM predictions p ANTI JOIN papers USING (arxiv_id)"),
+    Check(
+        "every classification belongs to a paper",
+        "SELECT count(*) FROM classifications c ANTI JOIN papers USING (arxiv_id)",
+    ),
+    Check(
+        "every prediction names a registered model version",
+        "SELECT count(*) FROM predictions p ANTI JOIN models USING (model_version)",
+    ),
+    Check("at most one current model", "SELECT greatest(count(*) - 1, 0) FROM models WHERE is_current"),
+    Check(
+        "one relevance decision per paper and model",
+        """SELECT count(*) FROM (SELECT arxiv_id, model_version FROM predictions
+             WHERE label LIKE 'relevance:%' GROUP BY ALL HAVING count(*) <> 1)""",
+    ),
+    Check(
+        "every audio-visual paper has its text or an extraction error",
+        "SELECT count(*) FROM pending_work WHERE waiting_for = 'text'",
+    ),
+    Check(
+        "every paper has labels from the current model",
+        "SELECT count(*) FROM pending_work WHERE waiting_for = 'labels'",
+    ),
+    Check(
+        "no run was left unfinished (a crash the runs table did not record)",
+        "SELECT count(*) FROM runs WHERE status = 'running'",
+    ),
+    Check(
+        "the watermark covers every ingested paper",
+        """SELECT count(*) FROM papers p JOIN runs r ON r.run_id = p.first_run_id AND r.flow = 'ingest'
+             WHERE p.published >= (SELECT max(until) + 1 FROM runs WHERE flow = 'ingest' AND status = 'success')""",
+    ),
+    Check(
+        "every successful window ends at or before the watermark",
+        """SELECT count(*) FROM runs WHERE flow = 'ingest' AND status = 'success'
+             AND until > (SELECT max(until) FROM runs WHERE flow = 'ingest' AND status = 'success')""",
+    ),
+)
+
+
+def run_checks(warehouse: Warehouse) -> list[tuple[Check, int]]:
+    """Each check with the number of rows that break it (0 = holds)."""
+    return [(check, int(warehouse.query(check.sql)[1][0][0] or 0)) for check in CHECKS]
