@@ -48,8 +48,11 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", description="auto, cpu or cuda: where embeddings and the classifier run.")
     embed_batch_size: int = 64
     embed_bf16_on_cpu: bool = Field(default=True, description="Embed under bf16 autocast on CPUs (AMX).")
-    pdf_workers: int = Field(default=2, description="Parallel PDF downloads.")
+    pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
+    max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")
+    pdf_timeout_s: float = Field(default=60.0, description="Time limit for reading one PDF.")
+    pdf_memory_mb: int = Field(default=2048, description="Memory a PDF worker may use beyond its start size.")
     embedding_cache: Path | None = Field(
         default=None, description="Embedding cache file, if not the one under AVI_HOME (shared between homes)."
     )

@@ -19,7 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import requests
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from tqdm import tqdm
@@ -32,8 +34,9 @@ from classify.registry import load_classifier
 from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
 from extract.http import polite_session
-from extract.pdf import PdfRefused, download_pdf, extract_text
-from warehouse.db import Classified, ExtractedText, Warehouse
+from extract.mentions import MentionDictionary, find_mentions
+from extract.pdf import Extraction, ExtractionPool, PdfRefused, download_pdf
+from warehouse.db import Classified, Warehouse
 
 CLASSIFY_BATCH = 2048
 
@@ -96,32 +99,54 @@ def classify_papers(warehouse: Warehouse, classifier: Classifier, kind: str) -> 
     return classified, relevant
 
 
-def _fetch_one(settings: Settings, session, arxiv_id: str, version: int) -> ExtractedText:  # noqa: ANN001
+def _download(settings: Settings, session: requests.Session, arxiv_id: str, version: int) -> Path | Extraction:
     try:
-        pdf = extract_text(download_pdf(session, settings, arxiv_id, version))
-    except (PdfRefused, OSError, ValueError) as error:  # requests' errors are OSErrors
-        return ExtractedText(arxiv_id, version, "failed", f"{type(error).__name__}: {error}", None, None, None)
-    return ExtractedText(arxiv_id, version, "ok", None, pdf.sha256, pdf.n_pages, pdf.text)
+        return download_pdf(session, settings, arxiv_id, version)
+    except PdfRefused as refusal:
+        return Extraction(status="refused", reason=str(refusal))
+    except requests.RequestException as error:
+        return Extraction(status="failed", reason=f"download: {type(error).__name__}: {error}")
 
 
 @task(cache_policy=NO_CACHE)
 def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, run_id: int) -> tuple[int, int]:
-    """Download and read the PDFs of relevant papers that have no text yet; returns (ok, failed)."""
+    """Download and read the PDFs of relevant papers that have no text yet; returns (read, failed).
+
+    Downloads run in threads (network-bound), extraction in worker processes under time and memory limits.
+    Papers without readable text get their mentions from the abstract.
+    """
     logger = get_run_logger()
     wanted = warehouse.papers_needing_text(model_version)
+    versions = dict(wanted)
     session = polite_session(settings)
-    ok = failed = 0
+    downloaded: list[tuple[str, Path]] = []
+    outcomes: list[tuple[str, Extraction]] = []
     with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
-        results = pool.map(lambda item: _fetch_one(settings, session, *item), wanted)
-        for extracted in tqdm(results, total=len(wanted), desc="pdf text", unit="pdf", disable=not wanted):
-            warehouse.store_text(extracted, run_id)
-            if extracted.status == "ok":
-                ok += 1
+        results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
+        for arxiv_id, result in tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted):
+            if isinstance(result, Path):
+                downloaded.append((arxiv_id, result))
             else:
-                failed += 1
-                logger.warning("no text for %s: %s", extracted.arxiv_id, extracted.reason)
-    logger.info("texts: %d extracted, %d failed", ok, failed)
-    return ok, failed
+                outcomes.append((arxiv_id, result))
+    extraction_pool = ExtractionPool(
+        settings.pdf_workers, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages
+    )
+    outcomes += tqdm(
+        extraction_pool.map(downloaded), total=len(downloaded), desc="pdf text", unit="pdf", disable=not downloaded
+    )
+    read = failed = 0
+    for arxiv_id, extraction in outcomes:
+        warehouse.store_extraction(arxiv_id, versions[arxiv_id], extraction, run_id)
+        if extraction.has_text:
+            read += 1
+        else:
+            failed += 1
+            logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
+    dictionary = MentionDictionary()
+    for arxiv_id, abstract in warehouse.papers_needing_abstract_mentions(model_version):
+        warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
+    logger.info("texts: %d read, %d failed", read, failed)
+    return read, failed
 
 
 def default_window(warehouse: Warehouse, since: date | None, until: date | None) -> tuple[date, date]:

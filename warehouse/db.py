@@ -23,6 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from extract.arxiv_client import PaperRecord
+from extract.mentions import Mention
+from extract.pdf import Extraction
 
 MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -71,19 +73,6 @@ class Classified:
     labels: dict[str, float]
 
 
-@dataclass(frozen=True)
-class ExtractedText:
-    """The outcome of fetching and reading one paper's PDF."""
-
-    arxiv_id: str
-    version: int
-    status: str  # ok | failed
-    reason: str | None
-    pdf_sha256: str | None
-    n_pages: int | None
-    text: str | None
-
-
 @contextmanager
 def transaction(connection: duckdb.DuckDBPyConnection, **arrow_tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
     """A transaction with Arrow tables registered under the given names for its duration."""
@@ -99,6 +88,12 @@ def transaction(connection: duckdb.DuckDBPyConnection, **arrow_tables: pa.Table)
     finally:
         for name in arrow_tables:
             connection.unregister(name)
+
+
+def _insert_rows(connection: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert rows (none is fine: DuckDB's executemany refuses an empty list)."""
+    if rows:
+        connection.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
 
 
 def schema_version(connection: duckdb.DuckDBPyConnection) -> int:
@@ -319,23 +314,66 @@ class Warehouse:
             ).fetchall()
         ]
 
-    def store_text(self, extracted: ExtractedText, run_id: int | None) -> None:
-        """Record the outcome of one paper's extraction (a failure too, with its reason)."""
-        self.connection.execute(
-            """INSERT OR REPLACE INTO paper_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                extracted.arxiv_id,
-                extracted.version,
-                extracted.status,
-                extracted.reason,
-                extracted.pdf_sha256,
-                extracted.n_pages,
-                len(extracted.text) if extracted.text else None,
-                extracted.text,
-                _now(),
-                run_id,
-            ],
-        )
+    def store_extraction(self, arxiv_id: str, version: int, extraction: Extraction, run_id: int | None) -> None:
+        """Record one paper's extraction, a failure too (with its reason), and its parts, citations and mentions."""
+        structure = extraction.structure
+        text = extraction.text if extraction.has_text else None
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO paper_texts BY NAME SELECT ? AS arxiv_id, ? AS version, ? AS status, "
+                "? AS reason, ? AS pdf_sha256, ? AS n_pages, ? AS n_chars, ? AS text, ? AS extracted_at, "
+                "? AS run_id, ? AS n_figures, ? AS n_tables, ? AS n_references",
+                [
+                    arxiv_id,
+                    version,
+                    extraction.status,
+                    extraction.reason,
+                    extraction.sha256,
+                    extraction.n_pages,
+                    len(text) if text else None,
+                    text,
+                    _now(),
+                    run_id,
+                    structure.n_figures if structure else None,
+                    structure.n_tables if structure else None,
+                    len(structure.references) if structure else None,
+                ],
+            )
+            connection.execute("DELETE FROM paper_parts WHERE arxiv_id = ?", [arxiv_id])
+            connection.execute("DELETE FROM citations WHERE citing_id = ?", [arxiv_id])
+            if structure:
+                connection.executemany(
+                    "INSERT INTO paper_parts VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (arxiv_id, position, section.part, section.heading, section.text)
+                        for position, section in enumerate(structure.sections)
+                    ],
+                )
+                connection.executemany(
+                    "INSERT INTO citations VALUES (?, ?)",
+                    [(arxiv_id, cited) for cited in structure.cited_arxiv_ids if cited != arxiv_id],
+                )
+        if extraction.has_text:
+            self.store_mentions(arxiv_id, extraction.mentions, "text")
+
+    def papers_needing_abstract_mentions(self, model_version: str) -> list[tuple[str, str]]:
+        """(id, abstract) of audio-visual papers with no readable text and no mentions yet."""
+        return self.connection.execute(
+            """SELECT p.arxiv_id, p.abstract FROM papers p
+               JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ? AND c.relevance = 'av'
+               JOIN paper_texts t ON t.arxiv_id = p.arxiv_id AND t.status NOT IN ('ok', 'repaired')
+               WHERE p.abstract IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.arxiv_id = p.arxiv_id AND m.source = 'abstract')""",
+            [model_version],
+        ).fetchall()
+
+    def store_mentions(self, arxiv_id: str, mentions: Iterable[Mention], source: str) -> None:
+        """Replace a paper's mentions with those found in its text (or its abstract)."""
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM mentions WHERE arxiv_id = ?", [arxiv_id])
+            _insert_rows(
+                connection, "mentions", [(arxiv_id, m.name, m.kind, m.count, source, m.introduced) for m in mentions]
+            )
 
     # -- reading ----------------------------------------------------------------------------------
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:

@@ -1,32 +1,143 @@
-"""PDF text extraction on real arXiv PDFs and on what is not a PDF."""
+"""Structured extraction on real arXiv PDFs (facts checked by reading them), and one test per broken kind."""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import pymupdf
 import pytest
 
-from extract.pdf import PdfRefused, extract_text
+from extract.pdf import ExtractionPool, extract_document, extract_file
 from tests.conftest import PDF_FIXTURES
 
+DIFFGESTURE = PDF_FIXTURES / "2303.09119v2.pdf"  # Taming Diffusion Models for Audio-Driven Co-Speech Gesture Generation
+KUCHERENKO = PDF_FIXTURES / "1903.03369v4.pdf"  # Analyzing Input and Output Representations ... (ACM, IVA '19)
 
-def test_two_column_paper_reads_in_order_without_the_margin_stamp() -> None:
-    # DiffGesture (CVPR 2023): title, then the abstract, column by column; arXiv stamp in the margin.
-    result = extract_text((PDF_FIXTURES / "2303.09119v2.pdf").read_bytes())
-    assert result.n_pages == 10
-    assert result.text.startswith("Taming Diffusion Models for Audio-Driven Co-Speech Gesture Generation")
-    abstract_at = result.text.index("Abstract")
-    assert result.text.index("Animating virtual avatars", abstract_at) < result.text.index("1. Introduction")
-    assert "arXiv:2303.09119v2" not in result.text
-    assert "multiple modalities" in result.text
+
+@pytest.fixture(scope="module")
+def diffgesture():
+    return extract_document(DIFFGESTURE.read_bytes())
+
+
+def test_two_column_paper_reads_in_order_without_stamp_or_running_lines(diffgesture) -> None:
+    text = diffgesture.text
+    assert diffgesture.status == "ok" and diffgesture.n_pages == 10
+    assert text.startswith("Taming Diffusion Models for Audio-Driven Co-Speech Gesture Generation")
+    assert text.index("Animating virtual avatars") < text.index("1. Introduction")
+    assert "arXiv:2303.09119v2" not in text
+    assert "state-of-the-art" in text or "state-of-theart" not in text
+
+
+def test_sections_figures_tables_and_references_of_diffgesture(diffgesture) -> None:
+    structure = diffgesture.structure
+    parts = [(section.part, section.heading) for section in structure.sections if section.part != "front"]
+    assert parts == [
+        ("abstract", "Abstract"),
+        ("introduction", "1 Introduction"),
+        ("related_work", "2 Related Work"),
+        ("method", "3 Our Approach"),
+        ("experiments", "4 Experiments"),
+        ("conclusion", "5 Conclusion"),
+        ("references", "References"),
+    ]
+    assert structure.part("abstract").startswith("Animating virtual avatars to make co-speech gestures")
+    assert len(structure.references) == 42  # [1] Ahuja et al. ... [42] Yoon et al.
+    assert structure.references[0].startswith("[1] Chaitanya Ahuja")
+    assert structure.references[-1].startswith("[42] Youngwoo Yoon")
+    assert "2203.02291" in structure.cited_arxiv_ids  # Freeform Body Motion Generation from Speech
+    assert structure.n_figures >= 3 and structure.n_tables >= 3
+    # DiffGesture trains on the TED Gesture dataset and reports FID
+    mentions = {mention.name: mention for mention in diffgesture.mentions}
+    assert mentions["TED Gesture"].kind == "dataset" and mentions["TED Gesture"].count >= 5
+    assert "FID" in mentions
+
+
+def test_acm_headings_with_number_and_title_on_two_lines() -> None:
+    structure = extract_document(KUCHERENKO.read_bytes()).structure
+    headings = [section.heading for section in structure.sections]
+    assert "1 INTRODUCTION" in headings and "REFERENCES" in headings
+    assert len(structure.references) == 41
+
+
+def _truncated(fraction: float) -> bytes:
+    data = DIFFGESTURE.read_bytes()
+    return data[: int(len(data) * fraction)]
+
+
+def _encrypted() -> bytes:
+    with pymupdf.open(DIFFGESTURE) as document:
+        return document.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="user", owner_pw="owner")
+
+
+def _many_pages(count: int) -> bytes:
+    document = pymupdf.open()
+    for _ in range(count):
+        document.new_page()
+    return document.tobytes()
 
 
 @pytest.mark.parametrize(
-    ("payload", "reason"),
+    ("payload", "status", "reason"),
     [
-        (b"", "empty file"),
-        (b"<html><body>Paper not found</body></html>", "no %PDF header"),
-        (b"%PDF-1.7\n" + bytes(range(256)) * 4, "unreadable PDF"),
+        (lambda: b"", "refused", "empty file"),
+        (lambda: random.Random(1).randbytes(50_000), "refused", "no %PDF header"),
+        (lambda: b"<!DOCTYPE html><html><body>Paper not found</body></html>", "refused", "no %PDF header"),
+        (lambda: b"%PDF-1.7\n" + random.Random(2).randbytes(5_000), "refused", "unreadable PDF"),
+        (lambda: _truncated(0.5), "refused", "no pages"),
+        (_encrypted, "refused", "encrypted"),
+        (lambda: _many_pages(301), "refused", "page cap"),
+    ],
+    ids=[
+        "empty",
+        "random-bytes",
+        "html-named-pdf",
+        "garbage-after-header",
+        "truncated-unrepairable",
+        "encrypted",
+        "too-many-pages",
     ],
 )
-def test_what_is_not_a_readable_pdf_is_refused(payload: bytes, reason: str) -> None:
-    with pytest.raises(PdfRefused, match=reason):
-        extract_text(payload)
+def test_broken_files_become_a_status_and_a_reason(tmp_path: Path, payload, status: str, reason: str) -> None:
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(payload())
+    result = extract_file(path)
+    assert (result.status, result.text) == (status, None)
+    assert reason in result.reason
+
+
+def test_truncated_but_repaired_is_read_and_flagged(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.pdf"
+    path.write_bytes(_truncated(0.99))
+    result = extract_file(path)
+    assert result.status == "repaired" and "repaired" in result.reason
+    assert result.text.startswith("Taming Diffusion Models")
+
+
+def test_pool_turns_a_stuck_extraction_into_a_timeout_and_finishes_the_rest(tmp_path: Path) -> None:
+    files = sorted(PDF_FIXTURES.glob("*.pdf"))[:3]
+    pool = ExtractionPool(workers=2, timeout_s=0.001, memory_bytes=2 * 2**30)
+    results = dict(pool.map([(path.stem, path) for path in files]))
+    assert set(results) == {path.stem for path in files}
+    assert all(r.status == "failed" and "took over" in r.reason for r in results.values() if not r.has_text)
+    generous = dict(
+        ExtractionPool(workers=2, timeout_s=60, memory_bytes=2 * 2**30).map([(path.stem, path) for path in files])
+    )
+    assert all(result.status == "ok" for result in generous.values())
+
+
+def _dense_page(path: Path) -> Path:
+    """One page holding 2.4 million characters: reading it takes about 200 MB."""
+    document = pymupdf.open()
+    page = document.new_page(width=3000, height=6000)
+    page.insert_text((10, 10), "\n".join(["lorem ipsum dolor sit amet " * 40] * 2400), fontsize=2)
+    document.save(path, deflate=True)
+    return path
+
+
+def test_memory_limit_fails_the_file_not_the_run(tmp_path: Path) -> None:
+    dense = _dense_page(tmp_path / "dense.pdf")
+    pool = ExtractionPool(workers=1, timeout_s=60, memory_bytes=40 * 2**20)
+    results = dict(pool.map([("dense", dense), ("diffgesture", DIFFGESTURE)]))
+    assert results["dense"].status == "failed" and results["dense"].text is None
+    assert results["diffgesture"].status == "ok"  # the next file in the same pool is read as usual

@@ -42,6 +42,14 @@ def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None
         texts = dict(warehouse.query("SELECT arxiv_id, status FROM paper_texts")[1])
         assert set(texts) == relevant and set(texts.values()) == {"ok"}
         assert warehouse.query("SELECT min(n_chars) > 500 FROM paper_texts")[1] == [(True,)]
+        # the mirror's generated PDFs have an Abstract, four numbered sections and References
+        parts = warehouse.query("SELECT arxiv_id, list(part ORDER BY position) FROM paper_parts GROUP BY arxiv_id")[1]
+        assert {arxiv_id for arxiv_id, _ in parts} == relevant
+        assert all(
+            p[-6:] == ["abstract", "introduction", "method", "experiments", "conclusion", "references"]
+            for _, p in parts
+        )
+        assert warehouse.query("SELECT min(n_references) FROM paper_texts")[1] == [(5,)]
         snapshot_before = warehouse.query(TOTALS)[1]
 
     second = ingest(since=DAY, until=DAY)

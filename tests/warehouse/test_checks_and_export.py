@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from extract.arxiv_client import PaperRecord
+from extract.pdf import Extraction
 from warehouse.checks import run_checks
-from warehouse.db import Classified, ExtractedText, Warehouse, content_hash
+from warehouse.db import Classified, Warehouse, content_hash
 from warehouse.export import export_parquet
 
 
@@ -33,7 +34,7 @@ def healthy(tmp_path: Path) -> Warehouse:
             Classified("2605.00001", "av", 0.8, 0.9, hash_, {"perception.pixel.segmentation": 0.9}),
         ],
     )
-    warehouse.store_text(ExtractedText("2605.00001", 1, "ok", None, "sha", 2, "text"), run)
+    warehouse.store_extraction("2605.00001", 1, Extraction("ok", None, "sha", 2, "text"), run)
     warehouse.finish_run(run, "success", {}, {})
     yield warehouse
     warehouse.close()

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from extract.arxiv_client import PaperRecord
-from warehouse.db import Classified, ExtractedText, Warehouse, content_hash, open_for_reading, published_path
+from extract.pdf import Extraction
+from warehouse.db import Classified, Warehouse, content_hash, open_for_reading, published_path
 
 
 def _record(arxiv_id: str, version: int = 1, title: str = "A paper") -> PaperRecord:
@@ -78,7 +79,8 @@ def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
     assert warehouse.query("SELECT count(*) FROM predictions WHERE model_version = 'old'")[1] == [(1,)]
     assert warehouse.query("SELECT section FROM paper_sections")[1] == [("generation.joint",)]
     assert warehouse.papers_needing_text("new") == [("2605.00001", 1)]
-    warehouse.store_text(ExtractedText("2605.00001", 1, "failed", "PdfRefused: no %PDF header", None, None, None), run)
+    warehouse.store_extraction("2605.00001", 1, Extraction("refused", "no %PDF header"), run)
+    assert warehouse.query("SELECT status, reason, text FROM paper_texts")[1] == [("refused", "no %PDF header", None)]
     assert warehouse.papers_needing_text("new") == []
     # a new version with another text needs new labels and new text
     warehouse.upsert_papers([replace(_record("2605.00001", version=2), abstract="Changed.")], run)

