@@ -206,8 +206,8 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from extract.pdf import ExtractionPool
 
     path = _paths([args.path])[0]
-    pool = ExtractionPool(1, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages)
-    [(_, extraction)] = list(pool.map([(path.name, path)]))
+    with ExtractionPool(1, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages) as pool:
+        [(_, extraction)] = list(pool.map([(path.name, path)]))
     structure = extraction.structure
     summary = {
         "file": str(path),

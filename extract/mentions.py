@@ -63,8 +63,14 @@ class MentionDictionary:
                 self.entries.append((entry["name"], kind, [entry["name"], *entry.get("aliases", [])]))
 
     @cached_property
-    def patterns(self) -> list[tuple[str, str, list[re.Pattern[str]]]]:
-        return [(name, kind, [_pattern(spelling) for spelling in spellings]) for name, kind, spellings in self.entries]
+    def spelling_to_name(self) -> dict[str, str]:
+        return {spelling: name for name, _, spellings in self.entries for spelling in spellings}
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """One alternation of every spelling, longest first, so one scan finds them all."""
+        spellings = sorted(self.spelling_to_name, key=len, reverse=True)
+        return re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, spellings))})(?![\w-]|\+)")
 
     def kind_of(self, name: str) -> str | None:
         return next((kind for known, kind, _ in self.entries if known == name), None)
@@ -106,12 +112,8 @@ def _is_name(name: str) -> bool:
 
 def find_mentions(text: str, dictionary: MentionDictionary) -> list[Mention]:
     """Known names counted in the text, plus names the text introduces."""
-    counts: Counter[str] = Counter()
-    kinds: dict[str, str] = {}
-    for name, kind, patterns in dictionary.patterns:
-        total = sum(len(pattern.findall(text)) for pattern in patterns)
-        if total:
-            counts[name], kinds[name] = total, kind
+    counts = Counter(dictionary.spelling_to_name[spelling] for spelling in dictionary.pattern.findall(text))
+    kinds = {name: dictionary.kind_of(name) or "dataset" for name in counts}
     other_metrics = sum(count for name, count in counts.items() if kinds[name] == "metric" and name not in _AMBIGUOUS)
     for name in _AMBIGUOUS & set(counts):
         if not other_metrics:

@@ -210,18 +210,34 @@ class ExtractionPool:
         self.max_pages = max_pages
         # forkserver: never fork a parent that holds torch's threads
         self._context = multiprocessing.get_context("forkserver")
+        self._pool: multiprocessing.pool.Pool | None = None
 
-    def _new_pool(self) -> multiprocessing.pool.Pool:
-        return self._context.Pool(
-            self.workers, initializer=_limit_worker_memory, initargs=(self.memory_bytes,), maxtasksperchild=100
-        )
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def _workers(self) -> multiprocessing.pool.Pool:
+        if self._pool is None:
+            self._pool = self._context.Pool(
+                self.workers, initializer=_limit_worker_memory, initargs=(self.memory_bytes,), maxtasksperchild=100
+            )
+        return self._pool
 
     def map(self, items: Iterable[tuple[str, Path]]) -> Iterator[tuple[str, Extraction]]:
         """(key, extraction) for each (key, path), each once; a file over the time limit fails with a reason."""
         pending = list(items)
         while pending:
             paths = dict(pending)
-            pool = self._new_pool()
+            pool = self._workers()
             submitted = [(key, pool.apply_async(extract_file, (path, self.max_pages))) for key, path in pending]
             pending = []
             for index, (key, result) in enumerate(submitted):
@@ -234,9 +250,7 @@ class ExtractionPool:
                     finished = [(k, r) for k, r in later if r.ready()]
                     pending = [(k, paths[k]) for k, r in later if not r.ready()]
                     pool.terminate()
+                    self._pool = None
                     for finished_key, finished_result in finished:
                         yield finished_key, finished_result.get()
                     break
-            else:
-                pool.close()
-                pool.join()

@@ -128,12 +128,12 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
                 downloaded.append((arxiv_id, result))
             else:
                 outcomes.append((arxiv_id, result))
-    extraction_pool = ExtractionPool(
+    with ExtractionPool(
         settings.pdf_workers, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages
-    )
-    outcomes += tqdm(
-        extraction_pool.map(downloaded), total=len(downloaded), desc="pdf text", unit="pdf", disable=not downloaded
-    )
+    ) as extraction_pool:
+        outcomes += tqdm(
+            extraction_pool.map(downloaded), total=len(downloaded), desc="pdf text", unit="pdf", disable=not downloaded
+        )
     read = failed = 0
     for arxiv_id, extraction in outcomes:
         warehouse.store_extraction(arxiv_id, versions[arxiv_id], extraction, run_id)

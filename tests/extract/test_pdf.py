@@ -116,13 +116,13 @@ def test_truncated_but_repaired_is_read_and_flagged(tmp_path: Path) -> None:
 
 def test_pool_turns_a_stuck_extraction_into_a_timeout_and_finishes_the_rest(tmp_path: Path) -> None:
     files = sorted(PDF_FIXTURES.glob("*.pdf"))[:3]
-    pool = ExtractionPool(workers=2, timeout_s=0.001, memory_bytes=2 * 2**30)
-    results = dict(pool.map([(path.stem, path) for path in files]))
-    assert set(results) == {path.stem for path in files}
+    with ExtractionPool(workers=2, timeout_s=0.001, memory_bytes=2 * 2**30) as pool:
+        results = dict(pool.map([(path.stem, path) for path in files]))
+    assert set(results) == {path.stem for path in files}  # each file answered once
+    assert results[files[0].stem].status == "failed" and "took over 0.001s" in results[files[0].stem].reason
     assert all(r.status == "failed" and "took over" in r.reason for r in results.values() if not r.has_text)
-    generous = dict(
-        ExtractionPool(workers=2, timeout_s=60, memory_bytes=2 * 2**30).map([(path.stem, path) for path in files])
-    )
+    with ExtractionPool(workers=2, timeout_s=60, memory_bytes=2 * 2**30) as pool:
+        generous = dict(pool.map([(path.stem, path) for path in files]))
     assert all(result.status == "ok" for result in generous.values())
 
 
@@ -137,7 +137,7 @@ def _dense_page(path: Path) -> Path:
 
 def test_memory_limit_fails_the_file_not_the_run(tmp_path: Path) -> None:
     dense = _dense_page(tmp_path / "dense.pdf")
-    pool = ExtractionPool(workers=1, timeout_s=60, memory_bytes=40 * 2**20)
-    results = dict(pool.map([("dense", dense), ("diffgesture", DIFFGESTURE)]))
+    with ExtractionPool(workers=1, timeout_s=60, memory_bytes=40 * 2**20) as pool:
+        results = dict(pool.map([("dense", dense), ("diffgesture", DIFFGESTURE)]))
     assert results["dense"].status == "failed" and results["dense"].text is None
     assert results["diffgesture"].status == "ok"  # the next file in the same pool is read as usual
