@@ -69,9 +69,16 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ingestion flow for a window."""
     _prepare_prefect(settings)
+    from flows.deployments import task_runner
     from flows.ingest import ingest
 
-    report = ingest(since=args.since, until=args.until)
+    runner = task_runner(args.task_runner)
+    flow = ingest.with_options(task_runner=runner) if runner else ingest
+    try:
+        report = flow(since=args.since, until=args.until)
+    except Exception as error:  # noqa: BLE001 - the flow logged it and recorded it in `runs`; say so and fail
+        print(f"avi ingest: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     print(
         json.dumps(
             {
@@ -324,6 +331,15 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the nightly and monthly deployments against the configured Prefect server."""
+    _prepare_prefect(settings)
+    from flows.deployments import serve_deployments
+
+    serve_deployments(settings)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     """List the registered models."""
     from classify.registry import current_version, list_models
@@ -357,7 +373,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     reset_settings()
     demo_settings = get_settings()
     try:
-        cmd_ingest(argparse.Namespace(since=args.since, until=args.until), demo_settings)
+        if cmd_ingest(argparse.Namespace(since=args.since, until=args.until, task_runner=None), demo_settings):
+            return 1
         cmd_report(argparse.Namespace(month=f"{args.since:%Y-%m}", out=None), demo_settings)
     finally:
         server.shutdown()
@@ -380,7 +397,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="harvest, classify and load a window of arXiv papers")
     ingest.add_argument("--since", type=_parse_date, help="first submission date (default: the watermark)")
     ingest.add_argument("--until", type=_parse_date, help="last submission date (default: today)")
+    ingest.add_argument(
+        "--task-runner",
+        metavar="dask[=ADDRESS]",
+        help="run embedding and PDF extraction tasks on Dask: a local cluster, or the one at ADDRESS",
+    )
     ingest.set_defaults(handler=cmd_ingest)
+
+    serve = commands.add_parser("serve", help="serve the nightly ingestion and monthly report deployments")
+    serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
     train.add_argument("--labels", action="append")
@@ -456,7 +481,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for chatty in ("httpx", "arxiv", "sentence_transformers"):  # per-request lines drown the run's own log
+    for chatty in (
+        "httpx",
+        "arxiv",
+        "sentence_transformers",
+        "matplotlib",
+    ):  # per-request lines drown the run's own log
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     settings = get_settings()
     try:

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")
     pdf_timeout_s: float = Field(default=60.0, description="Time limit for reading one PDF.")
     pdf_memory_mb: int = Field(default=2048, description="Memory a PDF worker may use beyond its start size.")
+    nightly_cron: str = Field(default="30 1 * * 1-5", description="Nightly run (UTC), after arXiv's announcement.")
+    monthly_cron: str = Field(default="0 6 1 * *", description="Monthly report, first day of the month (UTC).")
+    alert_webhook: str | None = Field(default=None, description="URL that receives a JSON message when a run fails.")
+    arxiv_rate_limit: str = Field(
+        default="arxiv-requests", description="Prefect global rate limit shared by every request to arXiv."
+    )
     embedding_cache: Path | None = Field(
         default=None, description="Embedding cache file, if not the one under AVI_HOME (shared between homes)."
     )

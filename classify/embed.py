@@ -11,8 +11,10 @@ import hashlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -95,12 +97,18 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder, cache_path: Path) -> None:
         self.inner = inner
         self.name = inner.name
-        self.connection = sqlite3.connect(cache_path, timeout=60)
+        # shared by the flow's task threads; the lock keeps one statement at a time
+        self.connection = sqlite3.connect(cache_path, timeout=60, check_same_thread=False)
+        self._lock = threading.Lock()
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings for ``texts``, computing only those not cached yet."""
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         keys = [text_key(self.name, text) for text in texts]
         cached: dict[str, np.ndarray] = {}
         unique_keys = list(dict.fromkeys(keys))
@@ -126,9 +134,13 @@ class CachedEmbedder:
         return np.stack([cached[key] for key in keys]).astype(np.float32)
 
 
+@cache
+def _process_embedder(cache_path: Path, device: str, batch_size: int, bf16_on_cpu: bool) -> CachedEmbedder:
+    return CachedEmbedder(SentenceEmbedder(device, batch_size, bf16_on_cpu), cache_path)
+
+
 def default_embedder(settings: Settings) -> CachedEmbedder:
-    """The configured embedder with its cache under ``AVI_HOME``."""
-    inner = SentenceEmbedder(
-        device=settings.device, batch_size=settings.embed_batch_size, bf16_on_cpu=settings.embed_bf16_on_cpu
+    """The configured embedder with its cache, loaded once per process (the flow's or a Dask worker's)."""
+    return _process_embedder(
+        settings.embedding_cache_path, settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu
     )
-    return CachedEmbedder(inner, settings.embedding_cache_path)

@@ -44,12 +44,22 @@ class Prediction:
 
 
 class Classifier(Protocol):
-    """What the pipeline and the evaluation need from a classifier."""
+    """What the evaluation needs from a classifier."""
 
     version: str
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One consistent prediction per text."""
+        ...
+
+
+class EmbeddingBasedClassifier(Classifier, Protocol):
+    """What the pipeline needs: a classifier whose embeddings can be computed elsewhere (a Dask worker)."""
+
+    kind: str
+
+    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
+        """One consistent prediction per embedded text."""
         ...
 
 
@@ -174,11 +184,14 @@ class EmbeddingClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`."""
+        return self.predict_embeddings(self.embedder.encode(texts)) if texts else []
+
+    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
+        """Predictions for texts already embedded (by this classifier's embedding model)."""
         if self.relevance_model is None:
             raise RuntimeError("the classifier is not trained")
-        if not texts:
+        if not len(features):
             return []
-        features = self.embedder.encode(texts)
         relevance_probabilities = self.relevance_model.predict_proba(features)
         label_probabilities = {label: model.predict_proba(features)[:, 1] for label, model in self.label_models.items()}
         predictions = []
@@ -198,6 +211,11 @@ class EmbeddingClassifier:
         return predictions
 
 
+def zero_shot_version(taxonomy: Taxonomy) -> str:
+    """The version of the zero-shot classifier: it changes only with the taxonomy."""
+    return f"zeroshot-{taxonomy.fingerprint}"
+
+
 class ZeroShotClassifier:
     """Similarity to the taxonomy's descriptions: what runs before any model has been trained.
 
@@ -212,15 +230,17 @@ class ZeroShotClassifier:
     def __init__(self, taxonomy: Taxonomy, embedder: Embedder) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
-        self.version = f"zeroshot-{taxonomy.fingerprint}"
+        self.version = zero_shot_version(taxonomy)
         self.label_ids = self.taxonomy.label_ids
         self.prototypes = embedder.encode([taxonomy.by_id[label].prompt for label in self.label_ids])
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions from cosine similarity to label descriptions."""
-        if not texts:
-            return []
-        similarity = self.embedder.encode(texts) @ self.prototypes.T
+        return self.predict_embeddings(self.embedder.encode(texts)) if texts else []
+
+    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
+        """Predictions for texts already embedded (unit vectors)."""
+        similarity = features @ self.prototypes.T
         predictions = []
         for row in similarity:
             scores = dict(zip(self.label_ids, (float(value) for value in row), strict=True))

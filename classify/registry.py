@@ -17,7 +17,7 @@ import joblib
 
 from avi_radar.settings import Settings
 from classify.embed import Embedder
-from classify.model import Classifier, EmbeddingClassifier, ZeroShotClassifier
+from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroShotClassifier, zero_shot_version
 from classify.taxonomy import Taxonomy
 
 
@@ -70,12 +70,21 @@ def current_version(settings: Settings) -> str | None:
     return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
 
 
+def active_model(settings: Settings, taxonomy: Taxonomy) -> tuple[str, str]:
+    """(version, kind) of the model the pipeline uses, without loading it."""
+    version = current_version(settings)
+    if version is None:
+        return zero_shot_version(taxonomy), ZeroShotClassifier.kind
+    meta = json.loads((settings.models_dir / version / "meta.json").read_text(encoding="utf-8"))
+    return version, meta["kind"]
+
+
 def load_classifier(
     settings: Settings, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
-) -> Classifier:
+) -> EmbeddingBasedClassifier:
     """The requested (or current) trained model; the zero-shot classifier when none has been trained."""
     version = version or current_version(settings)
-    if version is None:
+    if version is None or version == zero_shot_version(taxonomy):
         return ZeroShotClassifier(taxonomy, embedder)
     path = settings.models_dir / version / "model.joblib"
     if not path.exists():

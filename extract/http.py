@@ -1,7 +1,9 @@
 """One polite HTTP session for everything avi-radar fetches from arXiv.
 
 Every request gets a timeout; 429/5xx answers are retried with exponential backoff that honours
-``Retry-After``; and requests to one host are spaced by at least ``request_delay_s`` (arXiv asks for 3 s).
+``Retry-After``; and requests to one host are spaced by at least ``request_delay_s`` (arXiv asks for 3 s),
+within this process and, inside Prefect runs, across all tasks and workers through a Prefect global
+rate limit.
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ USER_AGENT = "avi-radar/0.1 (survey maintenance; https://arxiv.org/abs/2605.0404
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
+def _inside_prefect_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
 class PoliteSession(requests.Session):
     """A ``requests.Session`` with a default timeout, retries with backoff, and a per-host pause."""
 
-    def __init__(self, timeout_s: float, retries: int, backoff_s: float, delay_s: float) -> None:
+    def __init__(
+        self, timeout_s: float, retries: int, backoff_s: float, delay_s: float, rate_limit: str | None = None
+    ) -> None:
         super().__init__()
+        self.rate_limit = rate_limit
         self.timeout_s = timeout_s
         self.delay_s = delay_s
         self._last_request_at: dict[str, float] = {}
@@ -55,6 +66,11 @@ class PoliteSession(requests.Session):
             self._last_request_at[host] = now + pause
         if pause:
             time.sleep(pause)
+        if self.rate_limit and _inside_prefect_run():
+            # every task and worker of every run shares this limit; without a server-side limit it is a no-op
+            from prefect.concurrency.sync import rate_limit
+
+            rate_limit(self.rate_limit, strict=False)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """Send a request after this host's pause, with the session's timeout unless one is given."""
@@ -70,4 +86,5 @@ def polite_session(settings: Settings) -> PoliteSession:
         retries=settings.request_retries,
         backoff_s=settings.backoff_s,
         delay_s=settings.request_delay_s,
+        rate_limit=settings.arxiv_rate_limit,
     )

@@ -1,6 +1,8 @@
 """Nightly ingestion: arXiv -> papers -> labels -> PDF text -> DuckDB, as one Prefect flow.
 
-The flow only wires tasks together; each concern lives in its package:
+The flow only wires tasks together; each concern lives in its package. Embedding batches and PDF
+extraction chunks are mapped tasks, so ``--task-runner dask`` spreads them over a Dask cluster; by
+default they run one at a time in this process (the extraction chunk itself uses every core).
 
 1. ``harvest``: every paper of the configured categories submitted in the window (extract.arxiv_client);
 2. ``load_papers``: upsert them (warehouse), new versions replacing old ones, unchanged rows untouched;
@@ -21,24 +23,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import requests
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
 from avi_radar.settings import Settings, get_settings
 from classify.embed import default_embedder
 from classify.labels import paper_text
-from classify.model import Classifier
-from classify.registry import load_classifier
+from classify.registry import active_model, load_classifier
 from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
 from extract.http import polite_session
 from extract.mentions import MentionDictionary, find_mentions
 from extract.pdf import Extraction, ExtractionPool, PdfRefused, download_pdf
+from flows.alerts import alert_failure
 from warehouse.db import Classified, Warehouse
 
-CLASSIFY_BATCH = 2048
+EMBED_BATCH = 1024  # texts per embedding task
+EXTRACT_CHUNK = 16  # PDFs per extraction task
 
 
 @dataclass
@@ -69,17 +74,33 @@ def load_papers(warehouse: Warehouse, records: list[PaperRecord], run_id: int) -
     return new, updated
 
 
-@task(cache_policy=NO_CACHE)
-def classify_papers(warehouse: Warehouse, classifier: Classifier, kind: str) -> tuple[int, int]:
-    """Label every paper without labels from the current model; returns (classified, relevant)."""
-    warehouse.register_model(classifier.version, kind)
-    pending = warehouse.papers_to_classify(classifier.version)
+@task(cache_policy=NO_CACHE, retries=1)
+def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
+    """Embeddings of one batch of texts (runs wherever the task runner puts it: a thread or a Dask worker)."""
+    return default_embedder(settings).encode(texts)
+
+
+def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
+    """Label every paper without labels from the current model; returns (classified, relevant).
+
+    The model and the embedder are loaded only when there is something to label.
+    """
+    logger = get_run_logger()
+    warehouse.register_model(version, kind)
+    pending = warehouse.papers_to_classify(version)
+    if not pending:
+        logger.info("every paper has labels from %s", version)
+        return 0, 0
+    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
+    batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
+    futures = embed_texts.map(
+        unmapped(settings), [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in batches]
+    )
     classified = relevant = 0
-    for start in tqdm(
-        range(0, len(pending), CLASSIFY_BATCH), desc="classify", unit="batch", disable=len(pending) <= CLASSIFY_BATCH
+    for batch, future in tqdm(
+        zip(batches, futures, strict=True), total=len(batches), desc="classify", unit="batch", disable=len(batches) <= 1
     ):
-        batch = pending[start : start + CLASSIFY_BATCH]
-        predictions = classifier.predict([paper_text(paper.title, paper.abstract) for paper in batch])
+        predictions = classifier.predict_embeddings(future.result())
         classified += warehouse.store_classifications(
             classifier.version,
             (
@@ -95,7 +116,7 @@ def classify_papers(warehouse: Warehouse, classifier: Classifier, kind: str) -> 
             ),
         )
         relevant += sum(prediction.relevance == "av" for prediction in predictions)
-    get_run_logger().info("classified %d papers with %s; %d audio-visual", classified, classifier.version, relevant)
+    logger.info("classified %d papers with %s; %d audio-visual", classified, classifier.version, relevant)
     return classified, relevant
 
 
@@ -109,32 +130,45 @@ def _download(settings: Settings, session: requests.Session, arxiv_id: str, vers
 
 
 @task(cache_policy=NO_CACHE)
+def download_pdfs(settings: Settings, wanted: list[tuple[str, int]]) -> list[tuple[str, Path | Extraction]]:
+    """Fetch PDFs into the cache, a few at a time; a failed download is an Extraction with its reason."""
+    session = polite_session(settings)
+    with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
+        results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
+        return list(tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted))
+
+
+@task(cache_policy=NO_CACHE)
+def extract_pdfs(settings: Settings, files: list[tuple[str, Path]]) -> list[tuple[str, Extraction]]:
+    """Read a chunk of PDFs in worker processes under the configured time and memory limits."""
+    workers = min(settings.pdf_workers, len(files))
+    with ExtractionPool(
+        workers, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages
+    ) as pool:
+        return list(pool.map(files))
+
+
 def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, run_id: int) -> tuple[int, int]:
     """Download and read the PDFs of relevant papers that have no text yet; returns (read, failed).
 
-    Downloads run in threads (network-bound), extraction in worker processes under time and memory limits.
     Papers without readable text get their mentions from the abstract.
     """
     logger = get_run_logger()
     wanted = warehouse.papers_needing_text(model_version)
     versions = dict(wanted)
-    session = polite_session(settings)
-    downloaded: list[tuple[str, Path]] = []
-    outcomes: list[tuple[str, Extraction]] = []
-    with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
-        results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
-        for arxiv_id, result in tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted):
-            if isinstance(result, Path):
-                downloaded.append((arxiv_id, result))
-            else:
-                outcomes.append((arxiv_id, result))
-    with ExtractionPool(
-        settings.pdf_workers, settings.pdf_timeout_s, settings.pdf_memory_mb * 2**20, settings.max_pdf_pages
-    ) as extraction_pool:
-        outcomes += tqdm(
-            extraction_pool.map(downloaded), total=len(downloaded), desc="pdf text", unit="pdf", disable=not downloaded
-        )
+    downloads = download_pdfs(settings, wanted)
+    outcomes = [(arxiv_id, result) for arxiv_id, result in downloads if isinstance(result, Extraction)]
+    files = [(arxiv_id, result) for arxiv_id, result in downloads if isinstance(result, Path)]
+    chunks = [files[start : start + EXTRACT_CHUNK] for start in range(0, len(files), EXTRACT_CHUNK)]
     read = failed = 0
+    for future in tqdm(
+        extract_pdfs.map(unmapped(settings), chunks),
+        total=len(chunks),
+        desc="pdf text",
+        unit="chunk",
+        disable=len(chunks) <= 1,
+    ):
+        outcomes += future.result()
     for arxiv_id, extraction in outcomes:
         warehouse.store_extraction(arxiv_id, versions[arxiv_id], extraction, run_id)
         if extraction.has_text:
@@ -160,12 +194,17 @@ def default_window(warehouse: Warehouse, since: date | None, until: date | None)
     return since, until
 
 
-@flow(name="avi-ingest", log_prints=False)
+@flow(name="avi-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def ingest(since: date | None = None, until: date | None = None) -> RunReport:
     """Harvest, load, classify and read the papers of a window; record the run; publish the snapshot."""
     logger = get_run_logger()
     settings = get_settings()
-    with Warehouse(settings.db_path) as warehouse:
+    try:
+        warehouse = Warehouse(settings.db_path)
+    except Exception as error:  # e.g. another run holds the write lock: nothing to record, but say so
+        alert_failure(settings, "ingest", None, f"{type(error).__name__}: {error}")
+        raise
+    with warehouse:
         since, until = default_window(warehouse, since, until)
         report = RunReport(run_id=warehouse.start_run("ingest", since, until), since=since, until=until)
         logger.info("run %d: window %s..%s from %s", report.run_id, since, until, settings.arxiv_url)
@@ -180,23 +219,23 @@ def ingest(since: date | None = None, until: date | None = None) -> RunReport:
             report.durations["load_s"] = time.monotonic() - started
 
             started = time.monotonic()
-            taxonomy = load_taxonomy(settings.taxonomy_file)
-            classifier = load_classifier(settings, taxonomy, default_embedder(settings))
-            kind = getattr(classifier, "kind", type(classifier).__name__)
-            report.counts["n_classified"], report.counts["n_relevant"] = classify_papers(warehouse, classifier, kind)
+            version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
+            report.counts["n_classified"], report.counts["n_relevant"] = classify_papers(
+                warehouse, settings, version, kind
+            )
             report.durations["classify_s"] = time.monotonic() - started
 
             started = time.monotonic()
             report.counts["n_text_ok"], report.counts["n_text_failed"] = fetch_texts(
-                warehouse, settings, classifier.version, report.run_id
+                warehouse, settings, version, report.run_id
             )
             report.durations["text_s"] = time.monotonic() - started
         except Exception as error:
-            warehouse.finish_run(
-                report.run_id, "failed", report.counts, report.durations, f"{type(error).__name__}: {error}"
-            )
+            message = f"{type(error).__name__}: {error}"
+            warehouse.finish_run(report.run_id, "failed", report.counts, report.durations, message)
             warehouse.publish()  # analysts see the failed run and its error too
-            logger.error("run %d failed: %s", report.run_id, error)
+            logger.error("run %d failed: %s", report.run_id, message)
+            alert_failure(settings, "ingest", report.run_id, message)
             raise
         warehouse.finish_run(report.run_id, "success", report.counts, report.durations)
         warehouse.publish()

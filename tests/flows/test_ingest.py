@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -71,7 +74,22 @@ def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None
         assert warehouse.watermark() == DAY
 
 
-def test_a_failed_run_is_recorded_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        _Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+
+def test_a_failed_run_is_recorded_with_its_error_and_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AVI_ALERT_WEBHOOK", f"http://127.0.0.1:{webhook.server_address[1]}/hook")
     monkeypatch.setenv("AVI_ARXIV_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AVI_REQUEST_RETRIES", "0")
     monkeypatch.setattr(flows.ingest, "harvest", flows.ingest.harvest.with_options(retries=0))
@@ -80,3 +98,6 @@ def test_a_failed_run_is_recorded_with_its_error(monkeypatch: pytest.MonkeyPatch
     with Warehouse(get_settings().db_path, read_only=True) as warehouse:
         [(status, error)] = warehouse.query("SELECT status, error FROM runs")[1]
     assert status == "failed" and "ConnectionError" in error
+    webhook.shutdown()
+    [alert] = _Webhook.received
+    assert alert["event"] == "avi-run-failed" and alert["run_id"] == 1 and "ConnectionError" in alert["error"]
