@@ -331,6 +331,22 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Backfill from dump files (corpus format or Kaggle's snapshot), then label."""
+    _prepare_prefect(settings)
+    from flows.backfill import backfill
+
+    paths = _paths(args.paths)
+    started = time.monotonic()
+    try:
+        report = backfill(paths)
+    except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
+        print(f"avi import: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run_id": report.run_id, **report.counts, "wall_s": round(time.monotonic() - started, 1)}))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the nightly and monthly deployments against the configured Prefect server."""
     _prepare_prefect(settings)
@@ -403,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run embedding and PDF extraction tasks on Dask: a local cluster, or the one at ADDRESS",
     )
     ingest.set_defaults(handler=cmd_ingest)
+
+    imports = commands.add_parser("import", help="backfill from dumps (shared corpus format or Kaggle's snapshot)")
+    imports.add_argument("paths", nargs="+", metavar="PATH")
+    imports.set_defaults(handler=cmd_import)
 
     serve = commands.add_parser("serve", help="serve the nightly ingestion and monthly report deployments")
     serve.set_defaults(handler=cmd_serve)

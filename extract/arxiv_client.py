@@ -38,6 +38,20 @@ class PaperRecord:
     comment: str | None = None
 
 
+_NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
+_OLD_STYLE_ID = re.compile(r"^[a-z\-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}$")
+
+
+def date_from_id(arxiv_id: str) -> date | None:
+    """The first day of the month an arXiv id was issued, from its YYMM."""
+    match = _NEW_STYLE_ID.match(arxiv_id) or _OLD_STYLE_ID.match(arxiv_id)
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    year += 2000 if year < 91 else 1900
+    return date(year, month, 1) if 1 <= month <= 12 else None
+
+
 def split_versioned_id(entry_id: str) -> tuple[str, int]:
     """``('2605.04045', 2)`` for ``http://arxiv.org/abs/2605.04045v2``; version 1 when none is given."""
     match = _VERSIONED_ID.search(entry_id)

@@ -51,8 +51,8 @@ class RunReport:
     """What one ingestion run did, as recorded in the ``runs`` table."""
 
     run_id: int
-    since: date
-    until: date
+    since: date | None
+    until: date | None
     counts: dict[str, int] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
 
@@ -177,7 +177,7 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
             failed += 1
             logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
     dictionary = MentionDictionary()
-    for arxiv_id, abstract in warehouse.papers_needing_abstract_mentions(model_version):
+    for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
         warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
     logger.info("texts: %d read, %d failed", read, failed)
     return read, failed

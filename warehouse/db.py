@@ -356,14 +356,15 @@ class Warehouse:
         if extraction.has_text:
             self.store_mentions(arxiv_id, extraction.mentions, "text")
 
-    def papers_needing_abstract_mentions(self, model_version: str) -> list[tuple[str, str]]:
-        """(id, abstract) of audio-visual papers with no readable text and no mentions yet."""
+    def audio_visual_abstracts_without_mentions(self, model_version: str) -> list[tuple[str, str]]:
+        """(id, abstract) of audio-visual papers with no readable text and no mentions counted yet."""
         return self.connection.execute(
             """SELECT p.arxiv_id, p.abstract FROM papers p
                JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ? AND c.relevance = 'av'
-               JOIN paper_texts t ON t.arxiv_id = p.arxiv_id AND t.status NOT IN ('ok', 'repaired')
                WHERE p.abstract IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.arxiv_id = p.arxiv_id AND m.source = 'abstract')""",
+                 AND NOT EXISTS (SELECT 1 FROM paper_texts t
+                                 WHERE t.arxiv_id = p.arxiv_id AND t.status IN ('ok', 'repaired'))
+                 AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.arxiv_id = p.arxiv_id)""",
             [model_version],
         ).fetchall()
 

@@ -5,24 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from extract.corpus import iter_corpus
-
-_NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
-_OLD_STYLE_ID = re.compile(r"^[a-z\-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}$")
-
-
-def date_from_id(arxiv_id: str) -> date | None:
-    """The first day of the month an arXiv id was issued, from its YYMM."""
-    match = _NEW_STYLE_ID.match(arxiv_id) or _OLD_STYLE_ID.match(arxiv_id)
-    if not match:
-        return None
-    year, month = int(match[1]), int(match[2])
-    year += 2000 if year < 91 else 1900
-    return date(year, month, 1) if 1 <= month <= 12 else None
+from extract.dumps import record_from_corpus_row
 
 
 def _timestamp_key(moment: datetime) -> int:
@@ -83,23 +71,21 @@ class MirrorRecord:
 
 def record_from_row(row: dict[str, Any], order: int) -> MirrorRecord | None:
     """A mirror record for one corpus row; None for rows without a date or a title."""
-    announced = row.get("announced")
-    day = date.fromisoformat(announced) if announced else date_from_id(row["arxiv_id"])
-    if day is None or not row.get("title"):
+    paper = record_from_corpus_row(row)
+    if paper is None:
         return None
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    categories = row.get("categories") or ["cs.LG"]
+    categories = paper.categories or ["cs.LG"]
     return MirrorRecord(
-        arxiv_id=row["arxiv_id"],
-        version=int(row.get("version") or 1),
+        arxiv_id=paper.arxiv_id,
+        version=paper.version,
         title=row["title"],
         abstract=row.get("abstract") or "",
-        authors=list(row.get("authors") or []),
-        categories=list(categories),
-        primary_category=row.get("primary_category") or categories[0],
-        comment=row.get("comment"),
-        published=moment,
-        updated=moment,
+        authors=paper.authors,
+        categories=categories,
+        primary_category=paper.primary_category or categories[0],
+        comment=paper.comment,
+        published=paper.published,
+        updated=paper.updated,
         order=order,
     )
 
