@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,14 +69,14 @@ def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: l
         audio_visual = warehouse.query("SELECT count(*) FROM paper_labels WHERE label = 'relevance:av'")[1][0][0]
         top = warehouse.query("SELECT arxiv_id FROM paper_sections")[1]
     markdown = (tmp_path / "out" / "report.md").read_text()
-    assert f"Papers screened: **{len(day_rows)}**; audio-visual: **{audio_visual}**" in markdown
+    assert f"- **{len(day_rows)}** papers screened\n- **{audio_visual}** audio-visual papers" in markdown
     assert audio_visual > 0
     # every listed paper links to arXiv and is one of the labelled papers
     linked = set(re.findall(r"https://arxiv.org/abs/([\d.]+)", markdown))
-    assert linked and linked <= {row[0] for row in top}
+    assert linked and linked <= {row[0] for row in top} | {row["arxiv_id"] for row in day_rows}
     page = html_path.read_text()
-    [encoded] = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
-    assert base64.b64decode(encoded).startswith(b"\x89PNG")
+    charts = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert len(charts) >= 3 and all(base64.b64decode(chart).startswith(b"\x89PNG") for chart in charts)
     assert (tmp_path / "out" / "sections_by_month.png").read_bytes().startswith(b"\x89PNG")
     assert "Appendix: the queries behind every number" in page
 
@@ -84,3 +86,48 @@ def test_month_arithmetic_and_validation() -> None:
     assert str(month_offset(parse_month("2026-01"), -1)) == "2025-12-01"
     with pytest.raises(ValueError, match="2026-05"):
         parse_month("May 2026")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_renders_with_its_charts_in_a_real_browser(day_warehouse: Path, tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    with open_for_reading(day_warehouse) as warehouse:
+        html_path = write_report(warehouse, taxonomy, "2026-05", tmp_path / "out")
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--virtual-time-budget=5000", "--dump-dom", html_path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    charts = re.search(r'data-charts-loaded="(\d+)" data-charts="(\d+)"', dom.stdout)
+    assert charts, dom.stderr[-2000:]
+    assert int(charts[1]) == int(charts[2]) >= 3  # every chart image decoded in the browser
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            *profile,
+            f"--screenshot={screenshot}",
+            "--window-size=1200,1800",
+            html_path.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 50_000

@@ -1,0 +1,70 @@
+"""Emerging topics: audio-visual papers that fit no subsection well, clustered and named by their key terms.
+
+TF-IDF over title + abstract, k-means, and class-based TF-IDF (c-TF-IDF, as in BERTopic) to name each
+cluster by the terms that set it apart from the others. A cluster "grew" when more earlier low-fit
+papers resemble it in the last three months than in the three before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+SIMILAR = 0.2  # cosine similarity to a cluster centre that counts an earlier paper as the same topic
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One cluster of low-fit papers of the month."""
+
+    terms: list[str]
+    papers: list[tuple[str, str]]  # (arxiv_id, title)
+    earlier_recent: int  # similar low-fit papers in the 3 months before
+    earlier_before: int  # and in the 3 months before those
+
+
+def find_topics(
+    month_papers: list[tuple[str, str, str]], earlier: list[tuple[str, str, int]], max_topics: int = 5
+) -> list[Topic]:
+    """Cluster the month's (id, title, text); ``earlier`` holds (text, title, months_back) of earlier low-fit ones."""
+    if len(month_papers) < 3:
+        return []
+    texts = [text for _, _, text in month_papers]
+    vectorizer = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1, max_df=0.6, sublinear_tf=True)
+    vectors = vectorizer.fit_transform(texts)
+    count = max(1, min(max_topics, len(month_papers) // 3))
+    labels = KMeans(n_clusters=count, n_init=10, random_state=0).fit_predict(vectors)
+    centres = normalize(np.vstack([np.asarray(vectors[labels == k].mean(axis=0)) for k in range(count)]))
+    names = _ctfidf_terms(texts, labels, count)
+    earlier_vectors = vectorizer.transform([text for text, _, _ in earlier]) if earlier else None
+    topics = []
+    for k in range(count):
+        members = [
+            (arxiv_id, title) for (arxiv_id, title, _), label in zip(month_papers, labels, strict=True) if label == k
+        ]
+        recent = before = 0
+        if earlier_vectors is not None:
+            similarity = np.asarray(earlier_vectors @ centres[k]).ravel()
+            for (_, _, months_back), value in zip(earlier, similarity, strict=True):
+                if value >= SIMILAR:
+                    recent += months_back <= 3
+                    before += months_back > 3
+        topics.append(Topic(names[k], members, recent, before))
+    return sorted(topics, key=lambda topic: len(topic.papers), reverse=True)
+
+
+def _ctfidf_terms(texts: list[str], labels: np.ndarray, count: int, top: int = 4) -> list[list[str]]:
+    """The terms that most distinguish each cluster: class-based TF-IDF over the clusters' joined texts."""
+    joined = [" ".join(text for text, label in zip(texts, labels, strict=True) if label == k) for k in range(count)]
+    counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1)
+    frequencies = counter.fit_transform(joined).toarray().astype(float)
+    term_frequency = frequencies / np.maximum(frequencies.sum(axis=1, keepdims=True), 1)
+    average_words = frequencies.sum() / count
+    idf = np.log(1 + average_words / np.maximum(frequencies.sum(axis=0), 1))
+    scores = term_frequency * idf
+    vocabulary = counter.get_feature_names_out()
+    return [[vocabulary[index] for index in np.argsort(-scores[k])[:top]] for k in range(count)]
