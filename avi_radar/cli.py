@@ -44,13 +44,14 @@ def _paths(values: list[str] | None) -> list[Path]:
 # -- subcommands ---------------------------------------------------------------------------------
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the corpus as an arXiv-compatible API until interrupted."""
-    from extract.mirror.server import MirrorServer, load_mirror_data
+    from extract.mirror.server import Faults, MirrorServer, load_mirror_data
 
+    faults = Faults(args.faults, tuple(args.fault_classes.split(",")), args.slow_s, args.seed)
     corpus = _paths(args.corpus) or settings.default_corpus
     pdf_dir = Path(args.pdf_dir) if args.pdf_dir else settings.shared_dir / "fixtures" / "pdf"
     started = time.monotonic()
     data = load_mirror_data(corpus, pdf_dir)
-    server = MirrorServer(data, host=args.host, port=args.port)
+    server = MirrorServer(data, host=args.host, port=args.port, faults=faults)
     print(
         f"mirror: {len(data.records)} papers, {len(data.pdf_files)} real PDFs, loaded in "
         f"{time.monotonic() - started:.1f}s; serving {server.base_url}",
@@ -63,6 +64,8 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
         pass
     finally:
         server.server_close()
+        if faults.rate:
+            print(f"faults served: {dict(faults.drawn)}", flush=True)
     return 0
 
 
@@ -408,6 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument("--port", type=int, default=8765)
     mirror.add_argument("--host", default="127.0.0.1")
     mirror.add_argument("--pdf-dir", help="folder of real PDFs named <id>v<n>.pdf")
+    mirror.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this share of requests with a fault (e.g. 0.2)",
+    )
+    mirror.add_argument(
+        "--fault-classes",
+        default=",".join(("429", "503", "slow", "truncated", "malformed", "html200")),
+        help="comma-separated fault classes to draw from",
+    )
+    mirror.add_argument("--slow-s", type=float, default=31.0, help="delay of a 'slow' fault (over the client timeout)")
+    mirror.add_argument("--seed", type=int, default=0, help="seed of the fault draw")
     mirror.set_defaults(handler=cmd_mirror)
 
     ingest = commands.add_parser("ingest", help="harvest, classify and load a window of arXiv papers")

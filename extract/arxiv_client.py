@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import arxiv
+import requests
+from arxiv import _feed as arxiv_feed
+from lxml import etree
 
 from avi_radar.settings import Settings
 from extract.http import polite_session
@@ -86,17 +91,68 @@ def category_window_query(categories: list[str], since: date, until: date) -> st
     return f"({cats}) AND {window}"
 
 
+class FeedError(RuntimeError):
+    """An API answer that is not the complete Atom page asked for (HTML error page, cut or malformed XML)."""
+
+
+class ValidatingClient(arxiv.Client):
+    """The ``arxiv`` package's client with every page checked before it is trusted.
+
+    The package treats an empty first page as "no results" and parses broken XML leniently, so an HTML
+    error page with status 200 or a cut-off response would silently lose papers. Here a page must be an
+    Atom feed with ``opensearch:totalResults`` and exactly the entries its position implies; anything else
+    is retried with backoff and, after the last try, fails the run loudly.
+    """
+
+    def __init__(self, session: requests.Session, page_size: int, retries: int, backoff_s: float) -> None:
+        super().__init__(page_size=page_size, delay_seconds=0.0, num_retries=retries)
+        self._session = session
+        self.backoff_s = backoff_s
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> arxiv_feed.ParsedFeed:
+        for attempt in range(self.num_retries + 1):
+            try:
+                return self._fetch_page(url)
+            except (FeedError, requests.RequestException) as error:
+                if attempt == self.num_retries:
+                    raise FeedError(f"gave up after {attempt + 1} tries: {error} ({url})") from error
+                pause = self.backoff_s * 2**attempt
+                logger.warning("bad API page (%s), retrying in %.1fs", error, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _fetch_page(self, url: str) -> arxiv_feed.ParsedFeed:
+        response = self._session.get(url)
+        if response.status_code != 200:
+            raise FeedError(f"HTTP {response.status_code}")
+        body = response.content
+        if b"<feed" not in body[:500] or b"opensearch:totalResults" not in body:
+            raise FeedError(f"not an Atom feed ({response.headers.get('Content-Type')!r}, {len(body)} bytes)")
+        if not body.rstrip().endswith(b"</feed>"):
+            raise FeedError("the feed is cut off")
+        try:
+            etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError as error:
+            raise FeedError(f"malformed XML: {error}") from None
+        feed = arxiv_feed.parse(body)
+        query = parse_qs(urlsplit(url).query)
+        start, asked = int(query.get("start", ["0"])[0]), int(query.get("max_results", ["10"])[0])
+        expected = max(0, min(asked, feed.header.total_results - start))
+        if len(feed.results) != expected:
+            raise FeedError(f"{len(feed.results)} entries where {expected} were due")
+        return feed
+
+
 class ArxivHarvester:
     """Pages through the arXiv API for a query with the ``arxiv`` package, politely."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = arxiv.Client(
-            page_size=settings.page_size, delay_seconds=0.0, num_retries=settings.request_retries
+        self.client = ValidatingClient(
+            polite_session(settings), settings.page_size, settings.request_retries, settings.backoff_s
         )
         # The package builds every URL from this format string; pointing it at the mirror is all it takes.
         self.client.query_url_format = settings.arxiv_url.rstrip("/") + "/api/query?{}"
-        self.client._session = polite_session(settings)
 
     def search(self, query: str) -> Iterator[PaperRecord]:
         """Every paper matching ``query``, oldest submission first."""

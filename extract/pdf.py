@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import re
 import resource
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -71,14 +72,25 @@ def cache_path(settings: Settings, sha256: str) -> Path:
 
 
 def download_pdf(session: requests.Session, settings: Settings, arxiv_id: str, version: int) -> Path:
-    """Fetch a PDF into the content-addressed cache; raises on HTTP errors, oversize and non-PDF answers."""
-    response = session.get(pdf_url(settings, arxiv_id, version))
-    response.raise_for_status()
-    body = response.content
+    """Fetch a PDF into the content-addressed cache; raises on HTTP errors, oversize and non-PDF answers.
+
+    A body cut short or an error page instead of the PDF is fetched again, with backoff, before giving up.
+    """
+    for attempt in range(settings.request_retries + 1):
+        try:
+            response = session.get(pdf_url(settings, arxiv_id, version))
+            response.raise_for_status()
+            body = response.content
+            if not body.startswith(b"%PDF"):
+                raise PdfRefused(f"not a PDF (content-type {response.headers.get('Content-Type')!r})")
+            break
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError, PdfRefused):
+            # HTTP error statuses were already retried by the session; these come from the body itself
+            if attempt == settings.request_retries:
+                raise
+            time.sleep(settings.backoff_s * 2**attempt)
     if len(body) > settings.max_pdf_bytes:
         raise PdfRefused(f"PDF of {len(body)} bytes is over the {settings.max_pdf_bytes}-byte cap")
-    if not body.startswith(b"%PDF"):
-        raise PdfRefused(f"not a PDF (content-type {response.headers.get('Content-Type')!r})")
     path = cache_path(settings, hashlib.sha256(body).hexdigest())
     if not path.exists():
         temporary = path.with_suffix(".part")

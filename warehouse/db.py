@@ -301,14 +301,15 @@ class Warehouse:
 
     # -- full text --------------------------------------------------------------------------------
     def papers_needing_text(self, model_version: str) -> list[tuple[str, int]]:
-        """(id, version) of papers the current model finds relevant that lack text for their version."""
+        """(id, version) of audio-visual papers without text for their version, or whose download failed before."""
         return [
             (row[0], int(row[1]))
             for row in self.connection.execute(
                 """SELECT p.arxiv_id, p.version FROM papers p
                    JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ?
                    LEFT JOIN paper_texts t ON t.arxiv_id = p.arxiv_id AND t.version = p.version
-                   WHERE c.relevance = 'av' AND t.arxiv_id IS NULL
+                   WHERE c.relevance = 'av'
+                     AND (t.arxiv_id IS NULL OR (t.status = 'failed' AND starts_with(t.reason, 'download:')))
                    ORDER BY p.arxiv_id""",
                 [model_version],
             ).fetchall()

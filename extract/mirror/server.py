@@ -2,18 +2,22 @@
 
 ``/api/query`` answers the arXiv API (search_query, id_list, start, max_results, sortBy, sortOrder)
 in Atom; ``/pdf/<id>[v<n>]`` serves the real PDF from the fixtures folder when there is one, else a
-generated one. A paper's ``announced`` date stands for its submission date.
+generated one. A paper's ``announced`` date stands for its submission date. With faults switched on,
+a share of requests fails the way arXiv and networks do: 429 with Retry-After, 503, an answer slower
+than the client's timeout, a body cut short, malformed XML, or an HTML error page sent with status 200.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import re
 import threading
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +29,7 @@ from extract.mirror.records import MirrorRecord, load_records
 
 logger = logging.getLogger(__name__)
 
+_ATOM = "application/atom+xml; charset=utf-8"
 _MAX_RESULTS_CAP = 30_000  # arXiv refuses larger slices
 _PDF_PATH = re.compile(r"^/pdf/(?P<id>.+?)(?:v(?P<version>\d+))?(?:\.pdf)?$")
 _REFERENCES_PER_PAPER = 5
@@ -108,27 +113,60 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         logger.debug("mirror: " + format, *args)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+    def _send(self, answer: Answer, cut_at: int | None = None) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(answer.body if cut_at is None else answer.body[:cut_at])
+        if cut_at is not None:
+            self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         url = urlsplit(self.path)
+        fault = self.server.faults.draw()
         try:
             if url.path in {"/api/query", "/api/query/"}:
-                self._api(parse_qs(url.query))
+                answer = self._api(parse_qs(url.query))
             elif url.path.startswith("/pdf/"):
-                self._pdf(url.path)
+                answer = self._pdf(url.path)
             else:
-                self._send(404, b"not found", "text/plain")
+                answer = Answer(404, b"not found", "text/plain")
         except Exception:  # a bug in the mirror must answer 500, as a real server would, not drop the socket
             logger.exception("mirror failed on %s", self.path)
-            self._send(500, b"internal error", "text/plain")
+            answer = Answer(500, b"internal error", "text/plain")
+        if fault:
+            logger.info("mirror: fault %s on %s", fault, self.path)
+            self._send_with_fault(fault, answer)
+        else:
+            self._send(answer)
 
-    def _api(self, params: dict[str, list[str]]) -> None:
+    def _send_with_fault(self, fault: str, answer: Answer) -> None:
+        if fault == "429":
+            self._send(Answer(429, b"Rate exceeded.", "text/plain", {"Retry-After": "1"}))
+        elif fault == "503":
+            self._send(Answer(503, b"<html><body>Service Unavailable</body></html>", "text/html"))
+        elif fault == "html200":
+            self._send(Answer(200, b"<html><body><h1>arXiv is busy</h1>Please retry.</body></html>", "text/html"))
+        elif fault == "slow":
+            time.sleep(self.server.faults.slow_s)
+            self._send(answer)
+        elif fault == "truncated" or (fault == "malformed" and answer.content_type != _ATOM):
+            self._send(answer, cut_at=len(answer.body) // 2)
+        else:  # malformed XML: a slice taken out of the middle, sent with a length that matches
+            middle = len(answer.body) // 2
+            self._send(
+                Answer(
+                    answer.status,
+                    answer.body[: middle - 40] + answer.body[middle + 40 :],
+                    answer.content_type,
+                    answer.headers,
+                )
+            )
+
+    def _api(self, params: dict[str, list[str]]) -> Answer:
         base_url = self.server.base_url
         search_query = params.get("search_query", [""])[0]
         id_list = params.get("id_list", [""])[0]
@@ -140,22 +178,13 @@ class _Handler(BaseHTTPRequestHandler):
             if start < 0 or max_results < 0:
                 raise ValueError
         except ValueError:
-            self._send(
-                400,
-                render_error("start and max_results must be non-negative integers", base_url),
-                "application/atom+xml",
-            )
-            return
+            return Answer(400, render_error("start and max_results must be non-negative integers", base_url), _ATOM)
         if sort_by not in _SORT_KEYS or sort_order not in {"ascending", "descending"}:
-            self._send(
-                400, render_error(f"unknown sortBy/sortOrder {sort_by}/{sort_order}", base_url), "application/atom+xml"
-            )
-            return
+            return Answer(400, render_error(f"unknown sortBy/sortOrder {sort_by}/{sort_order}", base_url), _ATOM)
         try:
             matches = self._matches(search_query, id_list, sort_by, sort_order)
         except QueryError as error:
-            self._send(400, render_error(str(error), base_url), "application/atom+xml")
-            return
+            return Answer(400, render_error(str(error), base_url), _ATOM)
         page = matches[start : start + min(max_results, _MAX_RESULTS_CAP)]
         body = render_feed(
             page,
@@ -166,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             total=len(matches),
             base_url=base_url,
         )
-        self._send(200, body, "application/atom+xml; charset=utf-8")
+        return Answer(200, body, _ATOM)
 
     def _matches(self, search_query: str, id_list: str, sort_by: str, sort_order: str) -> list[MirrorRecord]:
         data = self.server.data
@@ -181,13 +210,57 @@ class _Handler(BaseHTTPRequestHandler):
             return []
         return data.search(search_query, sort_by, sort_order)
 
-    def _pdf(self, path: str) -> None:
+    def _pdf(self, path: str) -> Answer:
         match = _PDF_PATH.match(path)
         body = self.server.data.pdf_bytes(match["id"]) if match else None
         if body is None:
-            self._send(404, b"<html><body>Paper not found</body></html>", "text/html")
-            return
-        self._send(200, body, "application/pdf")
+            return Answer(404, b"<html><body>Paper not found</body></html>", "text/html")
+        return Answer(200, body, "application/pdf")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response before it is sent (so a fault can be applied to it)."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Faults:
+    """Which requests fail and how: a seeded draw per request, or a fixed schedule by request number."""
+
+    CLASSES = ("429", "503", "slow", "truncated", "malformed", "html200")
+
+    def __init__(
+        self,
+        rate: float = 0.0,
+        classes: tuple[str, ...] = CLASSES,
+        slow_s: float = 31.0,
+        seed: int = 0,
+        schedule: dict[int, str] | None = None,
+    ) -> None:
+        unknown = (set(classes) | set((schedule or {}).values())) - set(self.CLASSES)
+        if unknown or not 0 <= rate <= 1:
+            raise ValueError(f"fault rate must be in [0, 1] and classes among {self.CLASSES}")
+        self.rate, self.classes, self.slow_s = rate, classes, slow_s
+        self.schedule = schedule or {}
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._requests = 0
+        self.drawn: Counter[str] = Counter()
+
+    def draw(self) -> str | None:
+        """The fault for the next request, or None."""
+        with self._lock:
+            number, self._requests = self._requests, self._requests + 1
+            fault = self.schedule.get(number)
+            if fault is None and self.rate and self._random.random() < self.rate:
+                fault = self._random.choice(self.classes)
+            if fault:
+                self.drawn[fault] += 1
+            return fault
 
 
 class MirrorServer(ThreadingHTTPServer):
@@ -195,9 +268,10 @@ class MirrorServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, data: MirrorData, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, data: MirrorData, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None) -> None:
         super().__init__((host, port), _Handler)
         self.data = data
+        self.faults = faults or Faults()
 
     @property
     def base_url(self) -> str:

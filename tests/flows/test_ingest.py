@@ -101,3 +101,28 @@ def test_a_failed_run_is_recorded_with_its_error_and_alerts(monkeypatch: pytest.
     webhook.shutdown()
     [alert] = _Webhook.received
     assert alert["event"] == "avi-run-failed" and alert["run_id"] == 1 and "ConnectionError" in alert["error"]
+
+
+def test_a_faulty_mirror_loads_exactly_the_same_papers(
+    day_corpus, day_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extract.mirror.server import Faults, MirrorServer, load_mirror_data
+    from tests.conftest import PDF_FIXTURES
+
+    faults = Faults(rate=0.3, slow_s=1.5, seed=7)
+    server = MirrorServer(load_mirror_data([day_corpus], PDF_FIXTURES), faults=faults)
+    server.start_in_thread()
+    monkeypatch.setenv("AVI_ARXIV_URL", server.base_url)
+    monkeypatch.setenv("AVI_REQUEST_TIMEOUT_S", "1")
+    monkeypatch.setenv("AVI_PAGE_SIZE", "50")
+    try:
+        report = ingest(since=DAY, until=DAY)
+    finally:
+        server.shutdown()
+        server.server_close()
+    expected = {row["arxiv_id"] for row in day_rows if set(row["categories"]) & set(get_settings().categories)}
+    assert len(faults.drawn) >= 4, faults.drawn  # several fault classes were really served
+    with open_for_reading(get_settings().db_path) as warehouse:
+        assert {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]} == expected
+        assert warehouse.query("SELECT DISTINCT status FROM paper_texts")[1] == [("ok",)]
+    assert report.counts["n_text_failed"] == 0
