@@ -158,7 +158,15 @@ class Warehouse:
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, flow: str, since: date | None, until: date | None) -> int:
-        """Record a run as running; returns its id."""
+        """Record a run as running; returns its id.
+
+        Holding the write lock means no other run is alive, so a run still marked running was killed
+        before it could record its outcome: it is marked crashed (its work is redone by this run).
+        """
+        self.connection.execute(
+            "UPDATE runs SET status = 'crashed', error = 'the process ended before recording an outcome' "
+            "WHERE status = 'running'"
+        )
         run_id = self.connection.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
         self.connection.execute(
             "INSERT INTO runs (run_id, flow, started_at, status, since, until) VALUES (?, ?, ?, 'running', ?, ?)",

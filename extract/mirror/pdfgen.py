@@ -88,4 +88,15 @@ def generate_pdf(record: MirrorRecord, references: list[MirrorRecord]) -> bytes:
     document = pymupdf.open("pdf", buffer.getvalue())
     stamp = f"arXiv:{record.arxiv_id}v{record.version}  [{record.primary_category}]  {record.published:%d %b %Y}"
     document[0].insert_text((28, _PAGE.height - 200), stamp, fontsize=14, rotate=90, color=(0.5, 0.5, 0.5))
-    return document.tobytes(garbage=3, deflate=True)
+    # the same paper must always be the same bytes, as on arXiv: fixed dates, no fresh file id
+    stamp_date = f"D:{record.published:%Y%m%d%H%M%S}Z"
+    document.set_metadata(
+        {
+            "title": record.title,
+            "author": ", ".join(record.authors[:10]),
+            "producer": "avi-radar mirror",
+            "creationDate": stamp_date,
+            "modDate": stamp_date,
+        }
+    )
+    return document.tobytes(garbage=3, deflate=True, no_new_id=True)

@@ -1,0 +1,77 @@
+"""kill -9 at several moments of a run, then a rerun: the warehouse ends exactly as after an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_DAY
+from warehouse.db import Warehouse
+
+AVI = Path(sys.executable).parent / "avi"
+STATE = {
+    "papers": "SELECT arxiv_id, version, title, abstract, authors, categories, published, content_hash FROM papers",
+    "labels": "SELECT arxiv_id, label, round(score, 6), model_version FROM predictions",
+    "decisions": "SELECT arxiv_id, relevance, round(relevance_score, 6) FROM classifications",
+    "texts": "SELECT arxiv_id, version, status, pdf_sha256, n_pages, n_chars, n_references FROM paper_texts",
+    "parts": "SELECT arxiv_id, position, part, heading, text FROM paper_parts",
+    "citations": "SELECT citing_id, cited_id FROM citations",
+    "mentions": "SELECT arxiv_id, name, kind, mentions, source FROM mentions",
+    "watermark": "SELECT max(until) FROM runs WHERE status = 'success'",
+}
+
+
+def _ingest(home: Path, mirror: str, kill_after: str | None = None) -> int:
+    """Run `avi ingest` for TEST_DAY in a subprocess; with ``kill_after``, SIGKILL it once that log line shows."""
+    from prefect.settings import PREFECT_API_URL
+
+    # the session's test server, so no run pays for starting a temporary one
+    env = {**os.environ, "AVI_HOME": str(home), "AVI_ARXIV_URL": mirror, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    process = subprocess.Popen(
+        [AVI, "ingest", "--since", TEST_DAY, "--until", TEST_DAY],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        if kill_after and kill_after in line:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        if time.monotonic() > deadline:
+            break
+    process.wait(60)
+    process.stdout.close()
+    return process.returncode
+
+
+def _state(home: Path) -> dict[str, list]:
+    with Warehouse(home / "avi.duckdb") as warehouse:
+        return {name: sorted(warehouse.query(sql)[1], key=repr) for name, sql in STATE.items()}
+
+
+@pytest.fixture(scope="module")
+def clean_state(mirror: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    home = tmp_path_factory.mktemp("clean")
+    assert _ingest(home, mirror) == 0
+    return _state(home)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["harvesting", "papers:", "classified", "texts:"],  # before loading, after loading, after labels, after texts
+)
+def test_kill_minus_9_then_rerun_equals_a_clean_run(moment: str, mirror: str, clean_state, tmp_path: Path) -> None:
+    assert _ingest(tmp_path, mirror, kill_after=moment) == -signal.SIGKILL
+    assert _ingest(tmp_path, mirror) == 0
+    assert _state(tmp_path) == clean_state
+    with Warehouse(tmp_path / "avi.duckdb") as warehouse:
+        statuses = [row[0] for row in warehouse.query("SELECT status FROM runs ORDER BY run_id")[1]]
+    assert statuses[-1] == "success" and "running" not in statuses
