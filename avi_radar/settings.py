@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     taxonomy_file: Path = Field(default=PACKAGE_ROOT / "classify" / "taxonomy.yaml")
     shared_dir: Path = Field(default=PACKAGE_ROOT.parent / "shared", description="Labels and corpus, if present.")
 
+    harvest_source: Literal["oai", "api"] = Field(
+        default="oai", description="Nightly source: OAI-PMH datestamps (new versions too) or the API's submittedDate."
+    )
     request_delay_s: float = Field(default=3.0, description="Pause between two requests to the same host.")
     request_timeout_s: float = Field(default=30.0, description="Timeout of every HTTP request.")
     request_retries: int = Field(default=4, description="Retries after a failed request, with backoff.")

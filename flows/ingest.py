@@ -4,7 +4,8 @@ The flow only wires tasks together; each concern lives in its package. Embedding
 extraction chunks are mapped tasks, so ``--task-runner dask`` spreads them over a Dask cluster; by
 default they run one at a time in this process (the extraction chunk itself uses every core).
 
-1. ``harvest``: every paper of the configured categories submitted in the window (extract.arxiv_client);
+1. ``harvest``: every paper of the configured categories added or changed in the window, through OAI-PMH
+   (extract.oai) or, with ``AVI_HARVEST_SOURCE=api``, submitted in it, through the API (extract.arxiv_client);
 2. ``load_papers``: upsert them (warehouse), new versions replacing old ones, unchanged rows untouched;
 3. ``classify_papers``: embed title + abstract and classify every paper that lacks labels from the
    current model (classify), screening relevance on the way;
@@ -38,6 +39,7 @@ from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
 from extract.http import polite_session
 from extract.mentions import MentionDictionary, find_mentions
+from extract.oai import OaiHarvester
 from extract.pdf import Extraction, ExtractionPool, PdfRefused, download_pdf
 from flows.alerts import alert_failure
 from warehouse.db import Classified, Warehouse
@@ -59,10 +61,12 @@ class RunReport:
 
 @task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
 def harvest(settings: Settings, since: date, until: date) -> list[PaperRecord]:
-    """Every paper of the configured categories submitted from ``since`` through ``until``."""
+    """Every paper of the configured categories added or changed (OAI-PMH) or submitted (API) in the window."""
     logger = get_run_logger()
-    records = list(ArxivHarvester(settings).window(settings.categories, since, until))
-    logger.info("harvested %d papers submitted %s..%s", len(records), since, until)
+    harvester = OaiHarvester(settings) if settings.harvest_source == "oai" else ArxivHarvester(settings)
+    logger.info("harvesting %s..%s through %s", since, until, settings.harvest_source)
+    records = list(harvester.window(settings.categories, since, until))
+    logger.info("harvested %d papers of %s..%s", len(records), since, until)
     return records
 
 

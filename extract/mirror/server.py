@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from extract.mirror import oai
 from extract.mirror.atom import render_error, render_feed
 from extract.mirror.pdfgen import generate_pdf
 from extract.mirror.query import QueryError, parse_query
@@ -30,6 +31,7 @@ from extract.mirror.records import MirrorRecord, load_records
 logger = logging.getLogger(__name__)
 
 _ATOM = "application/atom+xml; charset=utf-8"
+_XML = "text/xml; charset=utf-8"
 _MAX_RESULTS_CAP = 30_000  # arXiv refuses larger slices
 _PDF_PATH = re.compile(r"^/pdf/(?P<id>.+?)(?:v(?P<version>\d+))?(?:\.pdf)?$")
 _REFERENCES_PER_PAPER = 5
@@ -52,6 +54,7 @@ class MirrorData:
         for record in sorted(self.records.values(), key=lambda item: item.arxiv_id):
             self._by_category.setdefault(record.primary_category, []).append(record)
         self._cache: OrderedDict[tuple[str, str, str], list[MirrorRecord]] = OrderedDict()
+        self.by_datestamp = sorted(self.records.values(), key=lambda record: (record.updated, record.arxiv_id))
         self._lock = threading.Lock()
 
     def search(self, query: str, sort_by: str, sort_order: str) -> list[MirrorRecord]:
@@ -132,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = self._api(parse_qs(url.query))
             elif url.path.startswith("/pdf/"):
                 answer = self._pdf(url.path)
+            elif url.path in {"/oai2", "/oai"}:
+                answer = self._oai({key: values[0] for key, values in parse_qs(url.query).items()})
             else:
                 answer = Answer(404, b"not found", "text/plain")
         except Exception:  # a bug in the mirror must answer 500, as a real server would, not drop the socket
@@ -153,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "slow":
             time.sleep(self.server.faults.slow_s)
             self._send(answer)
-        elif fault == "truncated" or (fault == "malformed" and answer.content_type != _ATOM):
+        elif fault == "truncated" or (fault == "malformed" and answer.content_type not in {_ATOM, _XML}):
             self._send(answer, cut_at=len(answer.body) // 2)
         else:  # malformed XML: a slice taken out of the middle, sent with a length that matches
             middle = len(answer.body) // 2
@@ -209,6 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not search_query:
             return []
         return data.search(search_query, sort_by, sort_order)
+
+    def _oai(self, params: dict[str, str]) -> Answer:
+        base_url = self.server.base_url
+        verb = params.get("verb")
+        if verb == "ListRecords":
+            return Answer(200, oai.list_records(self.server.data.by_datestamp, params, base_url), _XML)
+        if verb == "Identify":
+            return Answer(200, oai.identify(base_url), _XML)
+        return Answer(200, oai.error("badVerb", f"unsupported verb {verb!r}", base_url), _XML)
 
     def _pdf(self, path: str) -> Answer:
         match = _PDF_PATH.match(path)
