@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,16 @@ PUBLISHED_NAME = "avi-published.duckdb"
 def published_path(db_path: Path) -> Path:
     """Where the read-only snapshot of ``db_path`` is published."""
     return db_path.with_name(PUBLISHED_NAME)
+
+
+_WITHDRAWN = re.compile(
+    r"\b(this (paper|article|submission) (has been|is) withdrawn|withdrawn by the authors?)\b", re.I
+)
+
+
+def is_withdrawn(record: PaperRecord) -> bool:
+    """arXiv withdraws a paper with a new version whose comment (or abstract) says so."""
+    return bool(_WITHDRAWN.search(record.comment or "") or _WITHDRAWN.search(record.abstract or ""))
 
 
 def content_hash(title: str, abstract: str | None) -> str:
@@ -215,6 +226,7 @@ class Warehouse:
                 "published": pa.array([_naive_utc(r.published) for r in latest.values()], pa.timestamp("us")),
                 "updated": pa.array([_naive_utc(r.updated) for r in latest.values()], pa.timestamp("us")),
                 "content_hash": [content_hash(r.title, r.abstract) for r in latest.values()],
+                "withdrawn": [is_withdrawn(r) for r in latest.values()],
             }
         )
         with self._transaction(incoming=table) as connection:
@@ -224,16 +236,26 @@ class Warehouse:
                 """SELECT count(*) FROM incoming i JOIN papers p USING (arxiv_id)
                    WHERE i.version > p.version OR (i.version = p.version AND i.content_hash <> p.content_hash)"""
             ).fetchone()[0]
+            # the history first: every version (or changed text) not seen before
             connection.execute(
-                """INSERT INTO papers
-                   SELECT i.*, ? AS first_run_id, ? AS loaded_at FROM incoming i ANTI JOIN papers p USING (arxiv_id)""",
+                """INSERT INTO paper_versions
+                   SELECT i.arxiv_id, i.version, i.title, i.abstract, i.categories, i.comment, i.updated,
+                          i.content_hash, ? AS run_id, ? AS loaded_at
+                   FROM incoming i ANTI JOIN paper_versions v USING (arxiv_id, version, content_hash)
+                   WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.arxiv_id = i.arxiv_id AND p.version > i.version)""",
+                [run_id, now],
+            )
+            connection.execute(
+                """INSERT INTO papers BY NAME
+                   SELECT i.*, ? AS first_run_id, ? AS loaded_at
+                   FROM incoming i ANTI JOIN papers p USING (arxiv_id)""",
                 [run_id, now],
             )
             connection.execute(
                 """UPDATE papers SET version = i.version, title = i.title, abstract = i.abstract,
                        authors = i.authors, categories = i.categories, primary_category = i.primary_category,
                        comment = i.comment, published = i.published, updated = i.updated,
-                       content_hash = i.content_hash, loaded_at = ?
+                       content_hash = i.content_hash, withdrawn = i.withdrawn, loaded_at = ?
                    FROM incoming i
                    WHERE papers.arxiv_id = i.arxiv_id
                      AND (i.version > papers.version

@@ -121,3 +121,18 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         warehouse.connection.execute("INSERT INTO schema_version VALUES (99, now())")
     with pytest.raises(RuntimeError, match="schema version 99"):
         Warehouse(path)
+
+
+def test_versions_keep_their_history_and_withdrawn_papers_stay(warehouse: Warehouse) -> None:
+    run = warehouse.start_run("ingest", None, None)
+    warehouse.upsert_papers([_record("2605.00001")], run)
+    warehouse.upsert_papers([_record("2605.00001", version=2, title="Better title")], run)
+    withdrawn = replace(_record("2605.00001", version=3), comment="This paper has been withdrawn by the authors")
+    warehouse.upsert_papers([withdrawn], run)
+    warehouse.upsert_papers([_record("2605.00001", version=2, title="Better title")], run)  # late, older: ignored
+    assert warehouse.query("SELECT version, withdrawn FROM papers")[1] == [(3, True)]
+    assert warehouse.query("SELECT version, title FROM paper_versions ORDER BY version")[1] == [
+        (1, "A paper"),
+        (2, "Better title"),
+        (3, "A paper"),
+    ]
