@@ -117,7 +117,7 @@ class ValidatingClient(arxiv.Client):
                 if attempt == self.num_retries:
                     raise FeedError(f"gave up after {attempt + 1} tries: {error} ({url})") from error
                 pause = self.backoff_s * 2**attempt
-                logger.warning("bad API page (%s), retrying in %.1fs", error, pause)
+                logger.warning("bad API page from %s: %s; retrying in %.1fs", url, error, pause)
                 time.sleep(pause)
         raise AssertionError("unreachable")
 
@@ -126,20 +126,27 @@ class ValidatingClient(arxiv.Client):
         if response.status_code != 200:
             raise FeedError(f"HTTP {response.status_code}")
         body = response.content
+        if b"<!ENTITY" in body:
+            raise FeedError("the answer declares XML entities (refused: entity expansion)")
         if b"<feed" not in body[:500] or b"opensearch:totalResults" not in body:
             raise FeedError(f"not an Atom feed ({response.headers.get('Content-Type')!r}, {len(body)} bytes)")
         if not body.rstrip().endswith(b"</feed>"):
             raise FeedError("the feed is cut off")
         try:
-            etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError as error:
             raise FeedError(f"malformed XML: {error}") from None
         feed = arxiv_feed.parse(body)
         query = parse_qs(urlsplit(url).query)
         start, asked = int(query.get("start", ["0"])[0]), int(query.get("max_results", ["10"])[0])
         expected = max(0, min(asked, feed.header.total_results - start))
-        if len(feed.results) != expected:
-            raise FeedError(f"{len(feed.results)} entries where {expected} were due")
+        entries = len(root.findall("{http://www.w3.org/2005/Atom}entry"))
+        if entries != expected:
+            raise FeedError(f"{entries} entries where {expected} were due")
+        if len(feed.results) < entries:  # the package skipped entries lacking an id or a date
+            logger.error(
+                "%s: %d of %d entries lack required fields and were skipped", url, entries - len(feed.results), entries
+            )
         return feed
 
 

@@ -53,6 +53,8 @@ class PoliteSickle(Sickle):
                 response = self.session.get(self.endpoint, params=kwargs)
                 if response.status_code != 200:
                     raise OaiError(f"HTTP {response.status_code}")
+                if b"<!ENTITY" in response.content:
+                    raise OaiError("the answer declares XML entities (refused: entity expansion)")
                 root = etree.fromstring(response.content, parser=etree.XMLParser(resolve_entities=False))
                 if root.tag != f"{{{_NS['oai']}}}OAI-PMH":
                     raise OaiError(f"not an OAI-PMH answer (root {root.tag})")
@@ -60,13 +62,16 @@ class PoliteSickle(Sickle):
             except (OaiError, etree.XMLSyntaxError, requests.RequestException) as error:
                 if attempt == self.retries:
                     raise OaiError(f"gave up after {attempt + 1} tries: {error}") from error
-                logger.warning("bad OAI-PMH answer (%s), retrying", error)
+                logger.warning("bad OAI-PMH answer from %s %s: %s; retrying", self.endpoint, kwargs, error)
                 time.sleep(self.backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
 
 def _day(text: str | None) -> datetime | None:
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC) if text else None
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC) if text else None
+    except ValueError:
+        return None
 
 
 def record_from_oai(element: etree._Element) -> PaperRecord | None:
@@ -91,6 +96,10 @@ def record_from_oai(element: etree._Element) -> PaperRecord | None:
         authors.append(" ".join(" ".join(part.split()) for part in parts if part.strip()))
     categories = (text("arxiv:categories") or "").split()
     created = _day(text("arxiv:created"))
+    if not text("arxiv:id") or not text("arxiv:title") or created is None:
+        identifier = header.findtext("oai:identifier", "?", _NS) if header is not None else "?"
+        logger.error("OAI record %s lacks an id, a title or a creation date; skipped", identifier)
+        return None
     return PaperRecord(
         arxiv_id=text("arxiv:id") or "",
         version=1,
