@@ -8,6 +8,7 @@ rate limit.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from avi_radar.settings import Settings
 
+logger = logging.getLogger(__name__)
 USER_AGENT = "avi-radar/0.1 (survey maintenance; https://arxiv.org/abs/2605.04045)"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -37,6 +39,7 @@ class PoliteSession(requests.Session):
     ) -> None:
         super().__init__()
         self.rate_limit = rate_limit
+        self._limit_known: bool | None = None
         self.timeout_s = timeout_s
         self.delay_s = delay_s
         self._last_request_at: dict[str, float] = {}
@@ -66,11 +69,26 @@ class PoliteSession(requests.Session):
             self._last_request_at[host] = now + pause
         if pause:
             time.sleep(pause)
-        if self.rate_limit and _inside_prefect_run():
-            # every task and worker of every run shares this limit; without a server-side limit it is a no-op
+        if self.rate_limit and _inside_prefect_run() and self._rate_limit_exists():
+            # every task and worker of every run shares this limit (`avi serve` creates it)
             from prefect.concurrency.sync import rate_limit
 
-            rate_limit(self.rate_limit, strict=False)
+            rate_limit(self.rate_limit, strict=True)
+
+    def _rate_limit_exists(self) -> bool:
+        """Whether the Prefect server has the global limit; asked once per session, not per request."""
+        if self._limit_known is None:
+            from prefect.client.orchestration import get_client
+            from prefect.exceptions import ObjectNotFound
+
+            try:
+                with get_client(sync_client=True) as client:
+                    client.read_global_concurrency_limit_by_name(self.rate_limit)
+                self._limit_known = True
+            except ObjectNotFound:
+                logger.info("no Prefect global limit %r: requests are spaced by this process alone", self.rate_limit)
+                self._limit_known = False
+        return self._limit_known
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """Send a request after this host's pause, with the session's timeout unless one is given."""

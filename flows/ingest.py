@@ -19,6 +19,7 @@ the end of the last successful run's window.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,7 @@ import numpy as np
 import requests
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
@@ -45,6 +47,7 @@ from flows.alerts import alert_failure
 from warehouse.db import Classified, Warehouse
 
 EMBED_BATCH = 1024  # texts per embedding task
+BATCHES_IN_FLIGHT = 4  # embedding tasks submitted ahead of the one being stored
 EXTRACT_CHUNK = 16  # PDFs per extraction task
 
 
@@ -84,6 +87,14 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
     return default_embedder(settings).encode(texts)
 
 
+def _embedded(settings: Settings, batches: list[list]) -> Iterator[tuple[list, PrefectFuture]]:
+    """(batch, future of its embeddings), submitting a bounded number of batches ahead so memory stays flat."""
+    for start in range(0, len(batches), BATCHES_IN_FLIGHT):
+        window = batches[start : start + BATCHES_IN_FLIGHT]
+        texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
+        yield from zip(window, embed_texts.map(unmapped(settings), texts), strict=True)
+
+
 def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
     """Label every paper without labels from the current model; returns (classified, relevant).
 
@@ -97,13 +108,10 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
         return 0, 0
     classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
     batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
-    futures = embed_texts.map(
-        unmapped(settings), [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in batches]
-    )
     classified = relevant = 0
-    for batch, future in tqdm(
-        zip(batches, futures, strict=True), total=len(batches), desc="classify", unit="batch", disable=len(batches) <= 1
-    ):
+    progress = tqdm(total=len(batches), desc="classify", unit="batch", disable=len(batches) <= 1)
+    for batch, future in _embedded(settings, batches):
+        progress.update()
         predictions = classifier.predict_embeddings(future.result())
         classified += warehouse.store_classifications(
             classifier.version,
@@ -120,6 +128,7 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
             ),
         )
         relevant += sum(prediction.relevance == "av" for prediction in predictions)
+    progress.close()
     logger.info("classified %d papers with %s; %d audio-visual", classified, classifier.version, relevant)
     return classified, relevant
 
