@@ -3,7 +3,7 @@
 Relevance: precision, recall and F1 of the class ``av``. Section labels are the first two parts of a
 task label (``generation.cross_modal``); section and subsection F1 are computed over the papers whose
 gold relevance is ``av``; technique F1 over all papers. A macro average counts only labels with at
-least 3 gold positives in the evaluated set.
+least 3 gold positives in the evaluated set; with none, the macro average is null.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def _macro(gold: list[set[str]], predicted: list[set[str]]) -> dict:
             "f1": round(f1, 4),
             "support": support,
         }
-    macro = float(np.mean([scores["f1"] for scores in per_label.values()])) if per_label else 0.0
-    return {"macro_f1": round(macro, 4), "per_label": per_label}
+    # no label with enough gold positives: there is nothing to average (null, not a misleading 0)
+    macro = round(float(np.mean([scores["f1"] for scores in per_label.values()])), 4) if per_label else None
+    return {"macro_f1": macro, "per_label": per_label}
 
 
 def _sections(labels: Sequence[str]) -> set[str]:
