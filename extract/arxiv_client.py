@@ -177,9 +177,3 @@ class ArxivHarvester:
         query = category_window_query(categories, since, until)
         logger.info("harvesting %s", query)
         yield from self.search(query)
-
-    def by_ids(self, arxiv_ids: list[str]) -> Iterator[PaperRecord]:
-        """The newest version of each of the given papers."""
-        search = arxiv.Search(id_list=arxiv_ids, max_results=len(arxiv_ids))
-        for result in self.client.results(search):
-            yield record_from_result(result)

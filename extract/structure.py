@@ -10,19 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PARTS = (
-    "front",
-    "abstract",
-    "introduction",
-    "related_work",
-    "method",
-    "experiments",
-    "conclusion",
-    "references",
-    "appendix",
-    "other",
-)
-
 # Letter-numbered headings (``A. Setup``) are subsections or appendices, so they never open a part.
 _NUMBERED = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2})*|[IVX]{1,5})\.?\s*\n?\s*(?P<title>[A-Z][^\n]{1,70})$")
 _KEYWORD_ONLY = re.compile(
