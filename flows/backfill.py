@@ -18,9 +18,8 @@ from avi_radar.settings import get_settings
 from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
 from extract.dumps import iter_dump_records
-from extract.mentions import MentionDictionary, find_mentions
 from flows.alerts import alert_failure
-from flows.ingest import RunReport, classify_papers
+from flows.ingest import RunReport, classify_papers, mention_abstracts
 from warehouse.db import Warehouse
 
 LOAD_BATCH = 5000
@@ -32,7 +31,7 @@ def backfill(paths: list[Path]) -> RunReport:
     logger = get_run_logger()
     settings = get_settings()
     categories = set(settings.categories)
-    with Warehouse(settings.db_path) as warehouse:
+    with Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit) as warehouse:
         run_id = warehouse.start_run("import", None, None)
         report = RunReport(run_id=run_id, since=None, until=None)
         counts = report.counts
@@ -61,9 +60,7 @@ def backfill(paths: list[Path]) -> RunReport:
             started = time.monotonic()
             version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
             counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
-            dictionary = MentionDictionary()
-            for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(version):
-                warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
+            mention_abstracts(warehouse, version)
             report.durations["classify_s"] = time.monotonic() - started
         except Exception as error:
             message = f"{type(error).__name__}: {error}"

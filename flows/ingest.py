@@ -44,7 +44,7 @@ from extract.mentions import MentionDictionary, find_mentions
 from extract.oai import OaiHarvester
 from extract.pdf import Extraction, ExtractionPool, PdfRefused, download_pdf
 from flows.alerts import alert_failure
-from warehouse.db import Classified, Warehouse
+from warehouse.db import Classified, PaperToClassify, Warehouse
 
 EMBED_BATCH = 1024  # texts per embedding task
 BATCHES_IN_FLIGHT = 4  # embedding tasks submitted ahead of the one being stored
@@ -87,10 +87,13 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
     return default_embedder(settings).encode(texts)
 
 
-def _embedded(settings: Settings, batches: list[list]) -> Iterator[tuple[list, PrefectFuture]]:
-    """(batch, future of its embeddings), submitting a bounded number of batches ahead so memory stays flat."""
-    for start in range(0, len(batches), BATCHES_IN_FLIGHT):
-        window = batches[start : start + BATCHES_IN_FLIGHT]
+def _embedded(
+    settings: Settings, warehouse: Warehouse, id_batches: list[list[str]]
+) -> Iterator[tuple[list[PaperToClassify], PrefectFuture]]:
+    """(papers, future of their embeddings), reading and submitting a bounded number of batches ahead, so
+    memory stays flat however many papers wait."""
+    for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
+        window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
         texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
         yield from zip(window, embed_texts.map(unmapped(settings), texts), strict=True)
 
@@ -107,11 +110,11 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
         logger.info("every paper has labels from %s", version)
         return 0, 0
     classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
-    batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
+    id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = 0
-    progress = tqdm(total=len(batches), desc="classify", unit="batch", disable=len(batches) <= 1)
-    for batch, future in _embedded(settings, batches):
-        progress.update()
+    progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
+    for batch, future in _embedded(settings, warehouse, id_batches):
+        progress.update(len(batch))
         predictions = classifier.predict_embeddings(future.result())
         classified += warehouse.store_classifications(
             classifier.version,
@@ -131,6 +134,13 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     progress.close()
     logger.info("classified %d papers with %s; %d audio-visual", classified, classifier.version, relevant)
     return classified, relevant
+
+
+def mention_abstracts(warehouse: Warehouse, model_version: str) -> None:
+    """Count the mentions in the abstracts of audio-visual papers that have none from their full text."""
+    dictionary = MentionDictionary()
+    for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
+        warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
 
 
 def _download(settings: Settings, session: requests.Session, arxiv_id: str, version: int) -> Path | Extraction:
@@ -189,9 +199,7 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
         else:
             failed += 1
             logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
-    dictionary = MentionDictionary()
-    for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
-        warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
+    mention_abstracts(warehouse, model_version)
     logger.info("texts: %d read, %d failed", read, failed)
     return read, failed
 
@@ -213,7 +221,7 @@ def ingest(since: date | None = None, until: date | None = None) -> RunReport:
     logger = get_run_logger()
     settings = get_settings()
     try:
-        warehouse = Warehouse(settings.db_path)
+        warehouse = Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit)
     except Exception as error:  # e.g. another run holds the write lock: nothing to record, but say so
         alert_failure(settings, "ingest", None, f"{type(error).__name__}: {error}")
         raise
