@@ -102,25 +102,59 @@ def _embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
     return default_embedder(settings)
 
 
+def _analyst_rows(settings: Settings) -> list[tuple]:
+    """The analysts' decisions from the published warehouse (none before the first run)."""
+    from warehouse.db import open_for_reading, published_path
+
+    if not published_path(settings.db_path).exists():
+        return []
+    with open_for_reading(settings.db_path) as warehouse:
+        return warehouse.analyst_labels()
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    """Train a classifier and make it current."""
+    """Train a classifier on the seed labels and the analysts' decisions, measure it, make it current."""
     from classify.taxonomy import load_taxonomy
     from classify.train import train_and_register
 
+    analyst_rows = _analyst_rows(settings)
     info = train_and_register(
         settings,
         load_taxonomy(settings.taxonomy_file),
         _embedder(settings),
         _paths(args.labels) or settings.default_labels,
         _paths(args.corpus) or settings.default_corpus,
+        analyst_rows=analyst_rows,
+        kind=args.classifier,
+        cv_folds=args.cv,
     )
-    print(f"trained {info.version} on {info.n_papers} labeled papers; it is now the current model")
+    print(
+        f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
+        "it is now the current model"
+    )
+    if info.metrics:
+        print(_metrics_line(info.metrics))
     return 0
 
 
+def _metrics_line(metrics: dict) -> str:
+    figures = metrics.get("all", {})
+    return (
+        f"  {metrics['protocol']}: relevance F1 {figures['relevance']['f1']}, section macro-F1 "
+        f"{figures['section']['macro_f1']}, subsection {figures['subsection']['macro_f1']}, technique "
+        f"{figures['technique']['macro_f1']}, calibration error {metrics['calibration']['expected_calibration_error']}"
+    )
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Evaluate the current model (or one trained on a split) and optionally the baseline."""
-    from classify.evaluate import cross_validated_predictions, evaluate, holdout_split, score_predictions, select_subset
+    """Evaluate the current model (or one trained on a split, or k models by cross-validation) and the baseline."""
+    from classify.evaluate import (
+        cross_validated_predictions,
+        holdout_split,
+        predict_papers,
+        reliability_table,
+        score_subsets,
+    )
     from classify.labels import load_labeled_papers
     from classify.model import TfidfSvmClassifier
     from classify.registry import load_classifier
@@ -135,20 +169,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
 
     def train_model(train: list):  # noqa: ANN001, ANN202
-        return fit_classifier(taxonomy, embedder, train)
+        return fit_classifier(taxonomy, embedder, train, kind=args.classifier, device=settings.device)
 
     def train_baseline(train: list):  # noqa: ANN001, ANN202
         return TfidfSvmClassifier(taxonomy).fit(train)
 
-    result: dict
     if args.cv:
-        keep = [i for i, paper in enumerate(papers) if args.subset == "all" or paper.has_abstract]
-        subset = [papers[i] for i in keep]
-        result = score_predictions(subset, [cross_validated_predictions(papers, args.cv, train_model)[i] for i in keep])
-        if args.baseline:
-            baseline_predictions = cross_validated_predictions(papers, args.cv, train_baseline)
-            result["baseline"] = score_predictions(subset, [baseline_predictions[i] for i in keep])
-        result["protocol"] = f"{args.cv}-fold cross-validation"
+        test = papers
+        predictions = cross_validated_predictions(papers, args.cv, train_model)
+        baseline = cross_validated_predictions(papers, args.cv, train_baseline) if args.baseline else None
+        protocol = f"{args.cv}-fold cross-validation over {len(papers)} labeled papers"
     else:
         if args.holdout:
             train, test = holdout_split(papers, args.holdout)
@@ -162,14 +192,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                 p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
             ]
             protocol = f"model {classifier.version} on the given labels"
-        subset = select_subset(test, args.subset)
-        result = evaluate(classifier, subset)
-        if args.baseline:
-            if not train:
-                raise SystemExit("avi eval --baseline: no training labels left for the baseline")
-            result["baseline"] = evaluate(train_baseline(train), subset)
-        result["protocol"] = protocol
-    result["subset"] = args.subset
+        predictions = predict_papers(classifier, test)
+        if args.baseline and not train:
+            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
+        baseline = predict_papers(train_baseline(train), test) if args.baseline else None
+    result = {
+        "protocol": protocol,
+        "model": score_subsets(test, predictions),
+        "calibration": reliability_table(test, predictions),
+    }
+    if baseline is not None:
+        result["baseline"] = score_subsets(test, baseline)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -274,7 +307,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         if not pdfs:
             raise FileNotFoundError(f"no PDFs under {settings.shared_dir / 'fixtures' / 'pdf'}")
         results["extraction"] = bench.bench_extraction(pdfs, os.cpu_count() or 1)
-    if "embedding" in stages or "load" in stages:
+    if {"embedding", "load", "import"} & set(stages):
         if not corpus:
             raise FileNotFoundError(f"no corpus under {settings.shared_dir / 'corpus'}")
         records = bench.corpus_sample(corpus, max(args.texts, args.papers))
@@ -283,10 +316,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             results["embedding"] = bench.bench_embedding(texts, settings)
         if "load" in stages:
             results["load"] = bench.bench_load(records[: args.papers])
+    if "import" in stages:
+        results["import"] = bench.bench_import(corpus, settings)
     if args.json:
         print(json.dumps(results))
     else:
         for stage, figures in results.items():
+            if stage == "import":
+                print(f"import     {figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB")
+                continue
             print(
                 f"{stage:<10} raw {figures['raw_per_s']:>9} {figures['unit']}/s   avi {figures['avi_per_s']:>9} "
                 f"{figures['unit']}/s   ratio {figures['ratio']}"
@@ -370,8 +408,47 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             f"{marker} {info.version}  {info.kind}  papers={info.n_papers}  taxonomy={info.taxonomy_fingerprint}"
             f"  labels={info.labels_fingerprint}"
         )
+        if info.metrics:
+            print(_metrics_line(info.metrics))
     if current is None:
         print("no trained model: ingestion uses the zero-shot classifier (run `avi train`)")
+    return 0
+
+
+def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
+    """Relabel the warehouse with a registered model (default: the current one), downloading nothing."""
+    _prepare_prefect(settings)
+    from flows.reclassify import reclassify
+
+    try:
+        report = reclassify(args.model)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
+        print(f"avi reclassify: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run_id": report.run_id, **report.counts}))
+    return 0
+
+
+def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
+    """Record analysts' decisions: one given on the command line, or interactively for the least certain papers."""
+    from avi_radar.analyst import label_session, record_decision
+
+    if args.paper:
+        record_decision(settings, args.paper, args.relevance, args.labels, args.note)
+        print(f"recorded {args.paper}: {args.relevance} {args.labels or ''}".rstrip())
+        return 0
+    recorded = label_session(settings, args.limit, input, print)
+    print(f"{recorded} decisions recorded; `avi train` uses them over the seed labels")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the scores behind one paper's prediction and the labeled papers nearest to it."""
+    from avi_radar.analyst import explain_paper
+
+    print(explain_paper(settings, args.arxiv_id, args.model, _analyst_rows(settings)))
     return 0
 
 
@@ -447,16 +524,37 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
     train.add_argument("--labels", action="append")
     train.add_argument("--corpus", action="append")
+    train.add_argument("--classifier", default="embedding-mlp", help="embedding-mlp (default) or embedding-logreg")
+    train.add_argument("--cv", type=int, default=5, help="folds of the cross-validation stored as the model's metrics")
     train.set_defaults(handler=cmd_train)
+
+    reclassify = commands.add_parser("reclassify", help="relabel the warehouse with a model (downloads nothing)")
+    reclassify.add_argument("--model", help="registered version to use and make current (default: current)")
+    reclassify.set_defaults(handler=cmd_reclassify)
+
+    label = commands.add_parser("label", help="decide the papers the model is least sure of (analyst_labels)")
+    label.add_argument("--limit", type=int, default=10, help="papers to show in an interactive session")
+    label.add_argument("--paper", help="record a decision about this paper without asking")
+    label.add_argument("--relevance", choices=["av", "context", "none"], help="with --paper")
+    label.add_argument("--labels", help="with --paper: comma-separated taxonomy label ids")
+    label.add_argument("--note", help="why (stored with the decision)")
+    label.set_defaults(handler=cmd_label)
+
+    explain = commands.add_parser("explain", help="the scores and nearest labeled papers behind a prediction")
+    explain.add_argument("arxiv_id")
+    explain.add_argument("--model", help="registered model version (default: current)")
+    explain.set_defaults(handler=cmd_explain)
 
     evaluate = commands.add_parser("eval", help="evaluate the classifier on labeled papers")
     evaluate.add_argument("--labels", action="append")
     evaluate.add_argument("--corpus", action="append")
-    evaluate.add_argument("--subset", choices=["all", "abstract"], default="all")
     evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
     evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
     evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
     evaluate.add_argument("--cv", type=int, help="k-fold cross-validation instead")
+    evaluate.add_argument(
+        "--classifier", default="embedding-mlp", help="kind to train for --holdout/--cv (or embedding-logreg)"
+    )
     evaluate.add_argument("--model", help="registered model version to evaluate (default: current)")
     evaluate.set_defaults(handler=cmd_eval)
 
@@ -478,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(handler=cmd_extract)
 
     bench = commands.add_parser("bench", help="each stage against its raw component, on the same data")
-    bench.add_argument("--stages", default="embedding,extraction,load", help="comma-separated stages")
+    bench.add_argument(
+        "--stages", default="embedding,extraction,load,import", help="comma-separated stages (import takes minutes)"
+    )
     bench.add_argument("--texts", type=int, default=512, help="abstracts for the embedding stage")
     bench.add_argument("--papers", type=int, default=20000, help="papers for the load stage")
     bench.add_argument("--json", action="store_true", help="one JSON object, a key per stage")

@@ -4,6 +4,10 @@ Relevance: precision, recall and F1 of the class ``av``. Section labels are the 
 task label (``generation.cross_modal``); section and subsection F1 are computed over the papers whose
 gold relevance is ``av``; technique F1 over all papers. A macro average counts only labels with at
 least 3 gold positives in the evaluated set; with none, the macro average is null.
+
+Every figure is given for the subsets of :data:`SUBSETS` (all papers, those with an abstract, the
+curated lists of ``train.jsonl`` and the judged stream papers of ``judged/``), and a reliability table
+says how often a relevance decision made with a given score is right.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from classify.labels import LabeledPaper, paper_text
+from classify.labels import JUDGED_SOURCE, LabeledPaper, paper_text
 from classify.model import Classifier, Prediction
 from classify.taxonomy import is_task_label, is_technique_label, section_of
 
@@ -84,19 +88,55 @@ def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Pred
     }
 
 
-def evaluate(classifier: Classifier, papers: Sequence[LabeledPaper]) -> dict:
-    """Run the classifier on the papers' texts and score it."""
-    predictions = classifier.predict([paper_text(paper.title, paper.abstract) for paper in papers])
-    return score_predictions(papers, predictions)
+SUBSETS: dict[str, Callable[[LabeledPaper], bool]] = {
+    "all": lambda paper: True,
+    "abstract": lambda paper: paper.has_abstract,
+    "curated": lambda paper: paper.source != JUDGED_SOURCE,
+    "judged": lambda paper: paper.source == JUDGED_SOURCE,
+}
 
 
-def select_subset(papers: Sequence[LabeledPaper], subset: str) -> list[LabeledPaper]:
-    """``all`` papers, or only those whose corpus row has an ``abstract``."""
-    if subset == "abstract":
-        return [paper for paper in papers if paper.has_abstract]
-    if subset != "all":
-        raise ValueError(f"unknown subset {subset!r} (all, abstract)")
-    return list(papers)
+def predict_papers(classifier: Classifier, papers: Sequence[LabeledPaper]) -> list[Prediction]:
+    """The classifier's predictions for the papers' texts."""
+    return classifier.predict([paper_text(paper.title, paper.abstract) for paper in papers])
+
+
+def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict[str, dict]:
+    """:func:`score_predictions` for every non-empty subset of :data:`SUBSETS`."""
+    scores = {}
+    for name, keep in SUBSETS.items():
+        pairs = [(paper, prediction) for paper, prediction in zip(papers, predictions, strict=True) if keep(paper)]
+        if pairs:
+            scores[name] = score_predictions([paper for paper, _ in pairs], [prediction for _, prediction in pairs])
+    return scores
+
+
+def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 5) -> dict:
+    """How often the relevance decision is right, per band of its score, and the expected calibration error.
+
+    A calibrated model's decisions made with score 0.8 are right about 80 % of the time.
+    """
+    scores = np.array([prediction.relevance_score for prediction in predictions])
+    right = np.array(
+        [prediction.relevance == paper.relevance for paper, prediction in zip(papers, predictions, strict=True)]
+    )
+    edges = np.linspace(1 / 3, 1.0, bins + 1)  # a 3-way decision is never made below 1/3
+    rows, error = [], 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (scores >= low) & ((scores < high) | (high == 1.0))
+        if not inside.any():
+            continue
+        mean_score, accuracy = float(scores[inside].mean()), float(right[inside].mean())
+        error += inside.sum() / len(scores) * abs(mean_score - accuracy)
+        rows.append(
+            {
+                "scores": f"{low:.2f}-{high:.2f}",
+                "n": int(inside.sum()),
+                "mean_score": round(mean_score, 3),
+                "accuracy": round(accuracy, 3),
+            }
+        )
+    return {"bins": rows, "expected_calibration_error": round(error, 4)}
 
 
 def holdout_split(
@@ -112,13 +152,14 @@ def holdout_split(
 def cross_validated_predictions(
     papers: Sequence[LabeledPaper], folds: int, train: Callable[[list[LabeledPaper]], Classifier], seed: int = 0
 ) -> list[Prediction]:
-    """Out-of-fold predictions for every paper from ``folds`` models, each trained without its fold."""
+    """Out-of-fold predictions for every paper (in the papers' order) from ``folds`` models, each trained
+    without its fold."""
     predictions: list[Prediction | None] = [None] * len(papers)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     relevance = [paper.relevance for paper in papers]
     for train_index, test_index in splitter.split(np.zeros(len(papers)), relevance):
         model = train([papers[index] for index in train_index])
-        fold_predictions = model.predict([paper_text(papers[i].title, papers[i].abstract) for i in test_index])
+        fold_predictions = predict_papers(model, [papers[index] for index in test_index])
         for index, prediction in zip(test_index, fold_predictions, strict=True):
             predictions[index] = prediction
     return [prediction for prediction in predictions if prediction is not None]

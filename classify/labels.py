@@ -13,6 +13,8 @@ from extract.corpus import corpus_rows_by_id, iter_jsonl
 
 logger = logging.getLogger(__name__)
 
+JUDGED_SOURCE = "judged"  # label files in a folder of this name hold stream papers judged by reading
+
 
 @dataclass(frozen=True)
 class LabeledPaper:
@@ -25,6 +27,7 @@ class LabeledPaper:
     labels: tuple[str, ...]
     source: str
     flags: tuple[str, ...] = field(default=())
+    confidence: str = "high"
 
     @property
     def has_abstract(self) -> bool:
@@ -60,7 +63,7 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
                 raise ValueError(f"{path}: {row['arxiv_id']} has labels outside the taxonomy: {sorted(unknown)}")
             if row["relevance"] not in RELEVANCE_CLASSES:
                 raise ValueError(f"{path}: {row['arxiv_id']} has relevance {row['relevance']!r}")
-            rows[row["arxiv_id"]] = (row, path.stem)
+            rows[row["arxiv_id"]] = (row, JUDGED_SOURCE if path.parent.name == JUDGED_SOURCE else path.stem)
     corpus = corpus_rows_by_id(corpus_files, set(rows))
     papers: list[LabeledPaper] = []
     for arxiv_id, (row, source) in rows.items():
@@ -76,9 +79,42 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
                 labels=tuple(label for label in row["labels"] if label != "none"),
                 source=row.get("label_source") or source,
                 flags=tuple(row.get("flags") or ()),
+                confidence=row.get("confidence", "high"),
             )
         )
     skipped = len(rows) - len(papers)
     if skipped:
         logger.warning("%d labeled papers have no text in the corpus files and are skipped", skipped)
     return papers
+
+
+ANALYST_SOURCE = "analyst"
+
+
+def merge_analyst_labels(
+    seed: list[LabeledPaper], analyst_rows: Iterable[tuple[str, str, list[str], str, str | None]]
+) -> list[LabeledPaper]:
+    """Seed papers with the analysts' decisions on top: an analyst's row replaces the seed row of its paper.
+
+    ``analyst_rows`` are (arxiv_id, relevance, labels, title, abstract), as the warehouse returns them.
+    """
+    analysts = {
+        arxiv_id: LabeledPaper(
+            arxiv_id=arxiv_id,
+            title=title,
+            abstract=abstract,
+            relevance=relevance,
+            labels=tuple(label for label in labels if label != "none"),
+            source=ANALYST_SOURCE,
+        )
+        for arxiv_id, relevance, labels, title, abstract in analyst_rows
+    }
+    return [paper for paper in seed if paper.arxiv_id not in analysts] + list(analysts.values())
+
+
+def analyst_fingerprint(analyst_rows: Iterable[tuple]) -> str:
+    """Hash of the analysts' decisions, part of a model's labels hash."""
+    digest = hashlib.sha256()
+    for arxiv_id, relevance, labels, *_ in analyst_rows:
+        digest.update(f"{arxiv_id}\0{relevance}\0{','.join(sorted(labels))}\n".encode())
+    return digest.hexdigest()[:12]

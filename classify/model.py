@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +41,7 @@ class Prediction:
     relevance_score: float
     labels: dict[str, float]  # predicted labels with their scores, consistent with the relevance
     best_task_score: float  # highest score of any task label, predicted or not (low: fits no subsection well)
+    label_scores: dict[str, float] = field(default_factory=dict)  # every label's score, for explanations
 
 
 class Classifier(Protocol):
@@ -206,6 +207,7 @@ class EmbeddingClassifier:
                     relevance_score=float(probabilities[best]),
                     labels=consistent_labels(relevance, scores, self.thresholds),
                     best_task_score=max(task_scores, default=0.0),
+                    label_scores=scores,
                 )
             )
         return predictions
@@ -255,6 +257,7 @@ class ZeroShotClassifier:
                     relevance_score=best,
                     labels=consistent_labels(relevance, scores, thresholds),
                     best_task_score=max(task_scores, default=0.0),
+                    label_scores=scores,
                 )
             )
         return predictions

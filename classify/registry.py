@@ -1,7 +1,9 @@
 """The model registry under ``AVI_HOME/models``: every trained model kept with its metadata.
 
 Layout: ``models/<version>/model.joblib`` and ``meta.json``, and ``models/CURRENT`` naming the model
-the pipeline uses. Without any trained model the zero-shot classifier stands in.
+the pipeline uses. ``meta.json`` holds the model's cross-validated metrics, the hashes of its training
+labels and of the taxonomy, and the embedding it reads. Without any trained model the zero-shot
+classifier stands in.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import joblib
 
 from avi_radar.settings import Settings
 from classify.embed import Embedder
+from classify.head import TorchHeadClassifier
 from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroShotClassifier, zero_shot_version
 from classify.taxonomy import Taxonomy
+
+TrainedClassifier = TorchHeadClassifier | EmbeddingClassifier
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class ModelInfo:
     labels_fingerprint: str
     n_papers: int
     thresholds: dict[str, float]
-    metrics: dict
+    metrics: dict  # `avi eval`'s figures from cross-validation on the training labels, at training time
+    embedding: str = "all-MiniLM-L6-v2"  # what its inputs are: a model reads only the embedding it was trained on
 
 
 def new_version(kind: str, taxonomy_fingerprint: str, labels_fingerprint: str) -> str:
@@ -42,18 +48,26 @@ def new_version(kind: str, taxonomy_fingerprint: str, labels_fingerprint: str) -
     return f"{kind}-{now:%Y%m%dT%H%M%S}-{digest}"
 
 
-def save_model(settings: Settings, model: EmbeddingClassifier, info: ModelInfo, make_current: bool = True) -> Path:
+def save_model(settings: Settings, model: TrainedClassifier, info: ModelInfo, make_current: bool = True) -> Path:
     """Store a trained model and, by default, make it the one the pipeline uses."""
     folder = settings.models_dir / info.version
     folder.mkdir(parents=True, exist_ok=False)
     joblib.dump(model, folder / "model.joblib")
     (folder / "meta.json").write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
     if make_current:
-        pointer = settings.models_dir / "CURRENT"
-        temporary = pointer.with_suffix(".tmp")
-        temporary.write_text(info.version, encoding="utf-8")
-        os.replace(temporary, pointer)
+        make_current_model(settings, info.version)
     return folder
+
+
+def make_current_model(settings: Settings, version: str) -> None:
+    """Point ``CURRENT`` at a registered model (the pipeline's next runs use it)."""
+    if not (settings.models_dir / version / "meta.json").exists():
+        known = ", ".join(info.version for info in list_models(settings)) or "none"
+        raise FileNotFoundError(f"model {version} is not in the registry {settings.models_dir} (registered: {known})")
+    pointer = settings.models_dir / "CURRENT"
+    temporary = pointer.with_suffix(".tmp")
+    temporary.write_text(version, encoding="utf-8")
+    os.replace(temporary, pointer)
 
 
 def list_models(settings: Settings) -> list[ModelInfo]:
@@ -89,8 +103,14 @@ def load_classifier(
     path = settings.models_dir / version / "model.joblib"
     if not path.exists():
         raise FileNotFoundError(f"model {version} is not in the registry ({settings.models_dir})")
-    model: EmbeddingClassifier = joblib.load(path)
+    model: TrainedClassifier = joblib.load(path)
     if model.taxonomy.label_ids != taxonomy.label_ids:
         raise ValueError(f"model {version} was trained on another taxonomy; retrain with `avi train`")
+    trained_on = getattr(model, "embedding", embedder.name)
+    if trained_on != embedder.name:
+        raise ValueError(
+            f"model {version} reads {trained_on} embeddings but the embedder makes {embedder.name} "
+            "(AVI_EMBED_MAX_TOKENS changed?): retrain with `avi train` or restore the setting"
+        )
     model.embedder = embedder
     return model

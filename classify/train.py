@@ -1,39 +1,89 @@
-"""Training: labels joined with corpus text, an embedding classifier fitted, registered and made current."""
+"""Training: labels joined with corpus text, a classifier fitted, measured, registered and made current."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
 from avi_radar.settings import Settings
 from classify.embed import Embedder
-from classify.labels import LabeledPaper, files_fingerprint, load_labeled_papers
+from classify.evaluate import cross_validated_predictions, reliability_table, score_subsets
+from classify.head import TorchHeadClassifier
+from classify.labels import (
+    LabeledPaper,
+    analyst_fingerprint,
+    files_fingerprint,
+    load_labeled_papers,
+    merge_analyst_labels,
+)
 from classify.model import EmbeddingClassifier
 from classify.registry import ModelInfo, new_version, save_model
 from classify.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
+CLASSIFIER_KINDS = (TorchHeadClassifier.kind, EmbeddingClassifier.kind)
+VERSION_PREFIX = {TorchHeadClassifier.kind: "mlp", EmbeddingClassifier.kind: "logreg"}
+
 
 def fit_classifier(
-    taxonomy: Taxonomy, embedder: Embedder, papers: list[LabeledPaper], version: str = "untrained"
-) -> EmbeddingClassifier:
-    """A classifier trained on ``papers`` (not registered)."""
-    return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers)
+    taxonomy: Taxonomy,
+    embedder: Embedder,
+    papers: list[LabeledPaper],
+    version: str = "untrained",
+    kind: str = TorchHeadClassifier.kind,
+    device: str = "auto",
+) -> TorchHeadClassifier | EmbeddingClassifier:
+    """A classifier of the given kind trained on ``papers`` (not registered)."""
+    if kind == TorchHeadClassifier.kind:
+        return TorchHeadClassifier(taxonomy, embedder, version=version, device=device).fit(papers)
+    if kind == EmbeddingClassifier.kind:
+        return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers)
+    raise ValueError(f"unknown classifier kind {kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
+
+
+def cross_validated_metrics(
+    taxonomy: Taxonomy, embedder: Embedder, papers: list[LabeledPaper], kind: str, device: str, folds: int
+) -> dict:
+    """``avi eval``'s figures for ``folds``-fold cross-validation of this kind of model on these papers."""
+    predictions = cross_validated_predictions(
+        papers, folds, lambda train: fit_classifier(taxonomy, embedder, train, kind=kind, device=device)
+    )
+    return {
+        "protocol": f"{folds}-fold cross-validation over {len(papers)} labeled papers",
+        **score_subsets(papers, predictions),
+        "calibration": reliability_table(papers, predictions),
+    }
 
 
 def train_and_register(
-    settings: Settings, taxonomy: Taxonomy, embedder: Embedder, label_files: list[Path], corpus_files: list[Path]
+    settings: Settings,
+    taxonomy: Taxonomy,
+    embedder: Embedder,
+    label_files: list[Path],
+    corpus_files: list[Path],
+    analyst_rows: list[tuple] | None = None,
+    kind: str = TorchHeadClassifier.kind,
+    cv_folds: int = 5,
 ) -> ModelInfo:
-    """Train on every given label file, store the model in the registry and make it current."""
+    """Train on every given label file and the analysts' decisions (which win), measure the kind of model by
+    cross-validation, store it in the registry and make it current."""
     if not label_files:
         raise FileNotFoundError(f"no label files given and none found under {settings.shared_dir / 'labels'}")
     if not corpus_files:
         raise FileNotFoundError(f"no corpus files given and none found under {settings.shared_dir / 'corpus'}")
-    papers = load_labeled_papers(label_files, corpus_files, taxonomy)
+    analyst_rows = analyst_rows or []
+    papers = merge_analyst_labels(load_labeled_papers(label_files, corpus_files, taxonomy), analyst_rows)
     labels_fingerprint = files_fingerprint(label_files)
-    version = new_version("logreg", taxonomy.fingerprint, labels_fingerprint)
-    model = fit_classifier(taxonomy, embedder, papers, version)
+    if analyst_rows:
+        combined = f"{labels_fingerprint}{analyst_fingerprint(analyst_rows)}"
+        labels_fingerprint = hashlib.sha256(combined.encode()).hexdigest()[:12]
+    metrics = (
+        cross_validated_metrics(taxonomy, embedder, papers, kind, settings.device, cv_folds) if cv_folds > 1 else {}
+    )
+    version = new_version(VERSION_PREFIX[kind], taxonomy.fingerprint, labels_fingerprint)
+    model = fit_classifier(taxonomy, embedder, papers, version, kind=kind, device=settings.device)
     info = ModelInfo(
         version=version,
         kind=model.kind,
@@ -42,8 +92,9 @@ def train_and_register(
         labels_fingerprint=labels_fingerprint,
         n_papers=len(papers),
         thresholds=model.thresholds,
-        metrics={},
+        metrics=metrics,
+        embedding=embedder.name,
     )
     save_model(settings, model, info)
-    logger.info("trained %s on %d papers", version, len(papers))
+    logger.info("trained %s on %d papers (%d analyst decisions)", version, len(papers), len(analyst_rows))
     return info

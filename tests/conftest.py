@@ -108,3 +108,13 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="session")
+def small_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every fourth row of the shared training labels (written to a temporary file): quick to train on."""
+    require_shared()
+    rows = (SHARED / "labels" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    path = tmp_path_factory.mktemp("labels") / "small.jsonl"
+    path.write_text("\n".join(rows[::4]) + "\n", encoding="utf-8")
+    return path

@@ -53,18 +53,22 @@ def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
     assert "zero-shot" in capsys.readouterr().out
 
 
-def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    rows = (SHARED / "labels" / "train.jsonl").read_text().splitlines()[::4]
-    labels = tmp_path / "labels.jsonl"
-    labels.write_text("\n".join(rows) + "\n")
+def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture, small_labels: Path) -> None:
     corpus = [str(path) for path in sorted((SHARED / "corpus").glob("*.jsonl.gz"))]
-    args = ["eval", "--labels", str(labels), "--holdout", "0.3", "--baseline", "--json", "--subset", "abstract"]
-    assert main(args + [arg for path in corpus for arg in ("--corpus", path)]) == 0
-    output = capsys.readouterr().out.strip().splitlines()
-    assert len(output) == 1
-    result = json.loads(output[0])
-    for figures in (result, result["baseline"]):
-        assert set(figures["relevance"]) == {"precision", "recall", "f1"}
-        assert {"macro_f1", "per_label"} <= set(figures["section"])
-        assert "macro_f1" in figures["subsection"] and "macro_f1" in figures["technique"]
-    assert result["n"] == result["baseline"]["n"] > 0
+    for protocol in (["--holdout", "0.3"], ["--cv", "3"]):
+        args = ["eval", "--labels", str(small_labels), *protocol, "--baseline", "--json"]
+        assert main(args + [arg for path in corpus for arg in ("--corpus", path)]) == 0
+        output = capsys.readouterr().out.strip().splitlines()
+        assert len(output) == 1
+        result = json.loads(output[0])
+        # small_labels holds curated papers only: no judged subset
+        assert set(result["model"]) == set(result["baseline"]) == {"all", "abstract", "curated"}
+        for figures in (*result["model"].values(), *result["baseline"].values()):
+            assert set(figures["relevance"]) == {"precision", "recall", "f1"}
+            assert {"macro_f1", "per_label"} <= set(figures["section"])
+            assert "macro_f1" in figures["subsection"] and "macro_f1" in figures["technique"]
+        assert result["model"]["all"]["n"] == result["baseline"]["all"]["n"] > result["model"]["abstract"]["n"] > 0
+        bins = result["calibration"]["bins"]
+        assert sum(row["n"] for row in bins) == result["model"]["all"]["n"]
+        assert 0 <= result["calibration"]["expected_calibration_error"] < 0.2
+    assert result["protocol"] == f"3-fold cross-validation over {result['model']['all']['n']} labeled papers"

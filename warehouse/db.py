@@ -128,11 +128,14 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection, current: int, target
 class Warehouse:
     """A connection to the warehouse file with the operations the pipeline needs."""
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, memory_limit: str | None = None) -> None:
+        """Open (and migrate, unless ``read_only``) the warehouse; ``memory_limit`` caps DuckDB's buffer pool,
+        which otherwise may grow to 80 % of the machine's memory during a backfill."""
         self.path = path
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
-        self.connection = duckdb.connect(str(path), read_only=read_only)
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        self.connection = duckdb.connect(str(path), read_only=read_only, config=config)
         if read_only:
             version = schema_version(self.connection)
             if version != SCHEMA_VERSION:
@@ -275,16 +278,64 @@ class Warehouse:
                 [model_version, kind, _now()],
             )
 
-    def papers_to_classify(self, model_version: str) -> list[PaperToClassify]:
-        """Papers without a classification by ``model_version`` for their current text."""
+    def papers_to_classify(self, model_version: str) -> list[str]:
+        """Ids of the papers without a classification by ``model_version`` for their current text (ids only:
+        a backfill's texts are fetched batch by batch with :meth:`papers_by_id`)."""
         rows = self.connection.execute(
-            """SELECT p.arxiv_id, p.title, p.abstract, p.content_hash FROM papers p
+            """SELECT p.arxiv_id FROM papers p
                LEFT JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = ?
                WHERE c.arxiv_id IS NULL OR c.content_hash <> p.content_hash
                ORDER BY p.arxiv_id""",
             [model_version],
         ).fetchall()
-        return [PaperToClassify(*row) for row in rows]
+        return [arxiv_id for (arxiv_id,) in rows]
+
+    def papers_by_id(self, arxiv_ids: list[str]) -> list[PaperToClassify]:
+        """Title, abstract and content hash of the given papers, in the given order."""
+        rows = self.connection.execute(
+            """SELECT arxiv_id, title, abstract, content_hash FROM papers
+               WHERE arxiv_id IN (SELECT unnest(?::VARCHAR[]))""",
+            [arxiv_ids],
+        ).fetchall()
+        by_id = {row[0]: PaperToClassify(*row) for row in rows}
+        return [by_id[arxiv_id] for arxiv_id in arxiv_ids]
+
+    def record_analyst_label(
+        self,
+        arxiv_id: str,
+        relevance: str,
+        labels: Sequence[str],
+        analyst: str,
+        note: str | None = None,
+        model_version: str | None = None,
+    ) -> None:
+        """Store (or replace) an analyst's decision about a paper of the warehouse."""
+        if not self.connection.execute("SELECT 1 FROM papers WHERE arxiv_id = ?", [arxiv_id]).fetchone():
+            raise KeyError(f"{arxiv_id} is not in the warehouse")
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO analyst_labels VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [arxiv_id, relevance, list(labels), analyst, note, model_version, _now()],
+            )
+
+    def analyst_labels(self) -> list[tuple[str, str, list[str], str, str | None]]:
+        """(arxiv_id, relevance, labels, title, abstract) of every analyst decision, by paper id."""
+        return self.connection.execute(
+            """SELECT a.arxiv_id, a.relevance, a.labels, p.title, p.abstract
+               FROM analyst_labels a JOIN papers p USING (arxiv_id) ORDER BY a.arxiv_id"""
+        ).fetchall()
+
+    def least_certain(self, model_version: str, limit: int) -> list[tuple[str, str, str | None, str, float]]:
+        """(arxiv_id, title, abstract, relevance, score) of the papers ``model_version`` is least sure about,
+        leaving out those an analyst has decided already."""
+        return self.connection.execute(
+            """SELECT p.arxiv_id, p.title, p.abstract, c.relevance, c.relevance_score
+               FROM classifications c JOIN papers p USING (arxiv_id)
+               WHERE c.model_version = ? AND c.content_hash = p.content_hash
+                 AND p.arxiv_id NOT IN (SELECT arxiv_id FROM analyst_labels)
+               ORDER BY c.relevance_score, p.arxiv_id LIMIT ?""",
+            [model_version, limit],
+        ).fetchall()
 
     def store_classifications(self, model_version: str, results: Iterable[Classified]) -> int:
         """Replace the model's labels of the given papers; returns how many papers were stored."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from avi_radar.settings import get_settings
-from classify.evaluate import evaluate, holdout_split
-from classify.labels import LabeledPaper, load_labeled_papers
+from classify.evaluate import holdout_split, predict_papers, score_predictions
+from classify.labels import LabeledPaper, files_fingerprint, load_labeled_papers
 from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
 from classify.registry import current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
@@ -80,24 +79,21 @@ def test_title_only_views_guard_against_the_length_shortcut() -> None:
     assert list(groups) == [0, 1, 1]
 
 
-@pytest.fixture(scope="module")
-def small_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A stratified quarter of the shared training labels (written to a temporary file)."""
-    rows = [json.loads(line) for line in (SHARED / "labels" / "train.jsonl").read_text().splitlines()]
-    path = tmp_path_factory.mktemp("labels") / "small.jsonl"
-    path.write_text("\n".join(json.dumps(row) for row in rows[::4]) + "\n")
-    return path
-
-
 def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     settings = get_settings()
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
-    info = train_and_register(settings, TAXONOMY, embedder, [small_labels], corpus)
+    info = train_and_register(settings, TAXONOMY, embedder, [small_labels], corpus, cv_folds=3)
     assert current_version(settings) == info.version
-    assert [model.version for model in list_models(settings)] == [info.version]
+    [listed] = list_models(settings)
+    assert listed == info  # meta.json holds everything, metrics included
     assert info.taxonomy_fingerprint == TAXONOMY.fingerprint
+    assert info.labels_fingerprint == files_fingerprint([small_labels])
+    assert info.embedding == embedder.name == "all-MiniLM-L6-v2"
+    assert info.metrics["protocol"] == f"3-fold cross-validation over {info.n_papers} labeled papers"
+    assert 0.7 < info.metrics["all"]["relevance"]["f1"] <= 1
+    assert info.metrics["calibration"]["bins"]
     loaded = load_classifier(settings, TAXONOMY, embedder)
-    assert loaded.version == info.version
+    assert loaded.version == info.version and loaded.thresholds == info.thresholds
     predictions = loaded.predict(
         [
             "Video-to-audio generation: synthesizing Foley sound for silent videos",
@@ -115,8 +111,8 @@ def test_model_beats_chance_and_baseline_runs_on_a_holdout(embedder, small_label
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
     train, test = holdout_split(papers, 0.3)
-    model = evaluate(fit_classifier(TAXONOMY, embedder, train), test)
-    baseline = evaluate(TfidfSvmClassifier(TAXONOMY).fit(train), test)
+    model = score_predictions(test, predict_papers(fit_classifier(TAXONOMY, embedder, train), test))
+    baseline = score_predictions(test, predict_papers(TfidfSvmClassifier(TAXONOMY).fit(train), test))
     assert model["n"] == baseline["n"] == len(test)
     assert model["relevance"]["f1"] > 0.7
     assert 0 <= baseline["relevance"]["f1"] <= 1
@@ -133,3 +129,21 @@ def test_zero_shot_needs_no_labels(embedder) -> None:
     assert talking_head.relevance == "av"
     assert "generation.cross_modal.image_animation" in talking_head.labels
     assert unrelated.relevance == "none"
+
+
+def test_a_model_refuses_embeddings_of_another_token_budget(embedder, small_labels: Path) -> None:
+    from classify.embed import embedding_name
+
+    settings = get_settings()
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    train_and_register(settings, TAXONOMY, embedder, [small_labels], corpus, cv_folds=0)
+
+    class ShortEmbedder:
+        name = embedding_name(128)
+
+        def encode(self, texts):  # noqa: ANN001, ANN202
+            raise AssertionError("never called")
+
+    assert embedding_name(256) == embedder.name
+    with pytest.raises(ValueError, match="reads all-MiniLM-L6-v2 embeddings but the embedder makes .*@128"):
+        load_classifier(settings, TAXONOMY, ShortEmbedder())

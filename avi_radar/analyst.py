@@ -1,0 +1,148 @@
+"""The analyst in the loop: ``avi label`` records decisions, ``avi explain`` shows why the model decided.
+
+Decisions go into the warehouse's ``analyst_labels`` table (the write connection: if an ingestion run
+holds it, ``avi label`` says so and records nothing) and are published at once, so ``avi train`` and
+analysts' queries see them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import textwrap
+from collections.abc import Callable
+
+import duckdb
+
+from avi_radar.settings import Settings
+from classify.registry import active_model
+from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
+from warehouse.db import Warehouse, open_for_reading
+
+ANSWERS = {"a": "av", "c": "context", "n": "none"}
+
+
+def analyst_name() -> str:
+    """Who is deciding: ``AVI_ANALYST``, else the login name."""
+    return os.environ.get("AVI_ANALYST") or getpass.getuser()
+
+
+def _checked_labels(taxonomy: Taxonomy, relevance: str, labels: list[str]) -> list[str]:
+    unknown = sorted(set(labels) - set(taxonomy.label_ids))
+    if unknown:
+        raise ValueError(f"labels outside the taxonomy: {', '.join(unknown)}")
+    if relevance == "none" and labels:
+        raise ValueError("a paper decided 'none' carries no label")
+    return labels
+
+
+def _open_for_writing(settings: Settings) -> Warehouse:
+    try:
+        return Warehouse(settings.db_path)
+    except duckdb.IOException as error:
+        raise RuntimeError(
+            f"the warehouse is being written by a run ({error}); decide again when it has finished"
+        ) from None
+
+
+def record_decision(
+    settings: Settings, arxiv_id: str, relevance: str | None, labels: str | None, note: str | None
+) -> None:
+    """Record one decision given on the command line, and publish it."""
+    if relevance not in RELEVANCE_CLASSES:
+        raise ValueError(f"--paper needs --relevance, one of {', '.join(RELEVANCE_CLASSES)}")
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    chosen = _checked_labels(taxonomy, relevance, [label for label in (labels or "").split(",") if label])
+    with _open_for_writing(settings) as warehouse:
+        try:
+            warehouse.record_analyst_label(arxiv_id, relevance, chosen, analyst_name(), note)
+        except KeyError as error:
+            raise ValueError(str(error).strip("'")) from None
+        warehouse.publish()
+
+
+def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say: Callable[[str], None]) -> int:
+    """Show the ``limit`` papers the current model is least sure of and record the analyst's answers.
+
+    For each: ``a``/``c``/``n`` (audio-visual, context, none), ``s`` to skip, ``q`` to stop; then the
+    labels, as numbers of the proposed ones or label ids (empty: the proposed ones). Returns how many
+    decisions were recorded.
+    """
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    version, _ = active_model(settings, taxonomy)
+    recorded = 0
+    with _open_for_writing(settings) as warehouse:
+        candidates = warehouse.least_certain(version, limit)
+        if not candidates:
+            say(f"no paper waits for a decision (model {version})")
+        for position, (arxiv_id, title, abstract, relevance, score) in enumerate(candidates, start=1):
+            proposed = warehouse.query(
+                "SELECT label, score FROM predictions WHERE arxiv_id = ? AND model_version = ? "
+                "AND NOT starts_with(label, 'relevance:') ORDER BY score DESC",
+                [arxiv_id, version],
+            )[1]
+            say(f"\n[{position}/{len(candidates)}] {arxiv_id}  {title}")
+            say(textwrap.fill(abstract or "(no abstract)", width=100, initial_indent="  ", subsequent_indent="  "))
+            say(f"  model {version}: {relevance} ({score:.2f})")
+            for number, (label, label_score) in enumerate(proposed, start=1):
+                say(f"    {number}. {label} ({label_score:.2f})")
+            answer = ask("relevance [a]v / [c]ontext / [n]one, [s]kip, [q]uit: ").strip().lower()
+            if answer == "q":
+                break
+            if answer not in ANSWERS:
+                continue
+            decided = ANSWERS[answer]
+            chosen: list[str] = []
+            if decided != "none":
+                reply = ask("labels (numbers above or label ids, comma-separated; empty: as proposed): ").strip()
+                items = [item.strip() for item in reply.split(",") if item.strip()]
+                chosen = [proposed[int(item) - 1][0] if item.isdigit() else item for item in items] or [
+                    label for label, _ in proposed
+                ]
+            try:
+                warehouse.record_analyst_label(
+                    arxiv_id, decided, _checked_labels(taxonomy, decided, chosen), analyst_name(), None, version
+                )
+            except ValueError as error:
+                say(f"  not recorded: {error}")
+                continue
+            recorded += 1
+        warehouse.publish()
+    return recorded
+
+
+def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None, analyst_rows: list[tuple]) -> str:
+    """A readable explanation of the model's prediction for a paper of the published warehouse."""
+    from classify.embed import default_embedder
+    from classify.explain import explain
+    from classify.labels import load_labeled_papers, merge_analyst_labels
+    from classify.registry import load_classifier
+
+    with open_for_reading(settings.db_path) as warehouse:
+        rows = warehouse.query("SELECT title, abstract FROM papers WHERE arxiv_id = ?", [arxiv_id])[1]
+    if not rows:
+        raise ValueError(f"{arxiv_id} is not in the published warehouse")
+    title, abstract = rows[0]
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    embedder = default_embedder(settings)
+    classifier = load_classifier(settings, taxonomy, embedder, model_version)
+    labeled = []
+    if settings.default_labels and settings.default_corpus:
+        labeled = load_labeled_papers(settings.default_labels, settings.default_corpus, taxonomy)
+    labeled = [paper for paper in merge_analyst_labels(labeled, analyst_rows) if paper.arxiv_id != arxiv_id]
+    explanation = explain(classifier, embedder, title, abstract, labeled)
+    prediction = explanation.prediction
+    lines = [
+        f"{arxiv_id}  {title}",
+        f"model {classifier.version}: {prediction.relevance} (score {prediction.relevance_score:.2f})",
+        "label scores (threshold; * predicted):",
+    ]
+    for label, score, threshold, predicted in explanation.label_rows:
+        bar = f"{threshold:.2f}" if threshold is not None else "-"
+        lines.append(f"  {'*' if predicted else ' '} {score:.2f}  ({bar})  {label}")
+    lines.append("nearest labeled papers (cosine similarity):")
+    for neighbour in explanation.neighbours:
+        paper = neighbour.paper
+        tags = ", ".join(paper.labels) or "-"
+        lines.append(f"  {neighbour.similarity:.2f}  {paper.arxiv_id} [{paper.relevance}; {tags}] {paper.title[:80]}")
+    return "\n".join(lines)

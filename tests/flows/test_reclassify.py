@@ -1,0 +1,75 @@
+"""`avi reclassify`: relabels the warehouse with a registered model, idempotently, keeping older models' labels."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from avi_radar.cli import main
+from avi_radar.settings import get_settings
+from classify.registry import current_version
+from classify.taxonomy import load_taxonomy
+from classify.train import train_and_register
+from tests.conftest import SHARED
+from warehouse.db import open_for_reading
+
+LABELS_OF = "SELECT model_version, arxiv_id, label, score FROM predictions WHERE model_version = ? ORDER BY ALL"
+
+
+@pytest.fixture
+def imported(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> set[str]:
+    """80 real papers of the test day, imported (and labelled by the zero-shot classifier)."""
+    corpus_file = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus_file, "wt") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:80])
+    assert main(["import", str(corpus_file)]) == 0
+    capsys.readouterr()
+    with open_for_reading(get_settings().db_path) as warehouse:
+        return {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]}
+
+
+def _run(capsys: pytest.CaptureFixture, *args: str) -> dict:
+    assert main(["reclassify", *args]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_reclassify_relabels_once_and_switches_models(
+    imported: set[str], embedder, small_labels: Path, capsys: pytest.CaptureFixture
+) -> None:
+    settings = get_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    first = train_and_register(settings, taxonomy, embedder, [small_labels], corpus, cv_folds=0)
+
+    assert _run(capsys)["n_classified"] == len(imported)
+    with open_for_reading(settings.db_path) as warehouse:
+        first_labels = warehouse.query(LABELS_OF, [first.version])[1]
+        assert warehouse.query("SELECT model_version FROM models WHERE is_current")[1] == [(first.version,)]
+    assert _run(capsys)["n_classified"] == 0  # idempotent: nothing changes the second time
+    with open_for_reading(settings.db_path) as warehouse:
+        assert warehouse.query(LABELS_OF, [first.version])[1] == first_labels
+
+    second = train_and_register(
+        settings, taxonomy, embedder, [small_labels], corpus, kind="embedding-logreg", cv_folds=0
+    )
+    assert _run(capsys)["n_classified"] == len(imported)
+    # back to the first model: its labels are still there, so nothing is computed again
+    assert _run(capsys, "--model", first.version)["n_classified"] == 0
+    assert current_version(settings) == first.version
+    with open_for_reading(settings.db_path) as warehouse:
+        assert warehouse.query("SELECT model_version FROM models WHERE is_current")[1] == [(first.version,)]
+        assert warehouse.query(LABELS_OF, [first.version])[1] == first_labels
+        # the other model's labels stay queryable by version
+        assert warehouse.query(
+            "SELECT count(DISTINCT arxiv_id) FROM predictions WHERE model_version = ?", [second.version]
+        )[1] == [(len(imported),)]
+        # the views show the current model's labels only
+        assert warehouse.query("SELECT DISTINCT model_version FROM paper_labels")[1] == [(first.version,)]
+
+
+def test_reclassify_with_an_unknown_model_says_which_exist(imported: set[str], capsys: pytest.CaptureFixture) -> None:
+    assert main(["reclassify", "--model", "mlp-20990101T000000-abcdef"]) == 2
+    assert "is not in the registry" in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""The analyst in the loop: `avi label` (given and interactive), analyst labels in training, `avi explain`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from avi_radar.analyst import label_session
+from avi_radar.cli import _analyst_rows, main
+from avi_radar.settings import get_settings
+from classify.taxonomy import load_taxonomy
+from classify.train import train_and_register
+from tests.conftest import SHARED
+from warehouse.db import Warehouse, open_for_reading
+
+V2A = "generation.cross_modal.video_to_audio"
+
+
+@pytest.fixture
+def labelled_warehouse(day_rows: list[dict], tmp_path: Path, embedder, small_labels: Path, capsys) -> list[str]:
+    """40 real papers imported and labelled by a model trained on a few shared labels; returns their ids."""
+    settings = get_settings()
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    train_and_register(settings, load_taxonomy(settings.taxonomy_file), embedder, [small_labels], corpus, cv_folds=0)
+    corpus_file = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus_file, "wt") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:40])
+    assert main(["import", str(corpus_file)]) == 0
+    capsys.readouterr()
+    with open_for_reading(settings.db_path) as warehouse:
+        return [row[0] for row in warehouse.query("SELECT arxiv_id FROM papers ORDER BY arxiv_id")[1]]
+
+
+def test_decisions_from_the_command_line(labelled_warehouse: list[str], capsys) -> None:
+    paper = labelled_warehouse[0]
+    assert main(["label", "--paper", paper, "--relevance", "av", "--labels", V2A, "--note", "Foley"]) == 0
+    assert main(["label", "--paper", paper, "--relevance", "none", "--labels", V2A]) == 2
+    assert "carries no label" in capsys.readouterr().err
+    assert main(["label", "--paper", paper, "--relevance", "av", "--labels", "perception.telepathy"]) == 2
+    assert "outside the taxonomy" in capsys.readouterr().err
+    assert main(["label", "--paper", "2605.99999", "--relevance", "none"]) == 2
+    assert "not in the warehouse" in capsys.readouterr().err
+    with open_for_reading(get_settings().db_path) as warehouse:  # published at once
+        assert warehouse.query("SELECT arxiv_id, relevance, labels, note FROM analyst_labels")[1] == [
+            (paper, "av", [V2A], "Foley")
+        ]
+
+
+def test_an_interactive_session_shows_the_least_certain_first(labelled_warehouse: list[str]) -> None:
+    settings = get_settings()
+    with Warehouse(settings.db_path) as warehouse:
+        version = warehouse.query("SELECT model_version FROM models WHERE is_current")[1][0][0]
+        expected = [row[0] for row in warehouse.least_certain(version, 3)]
+        scores = [row[4] for row in warehouse.least_certain(version, 40)]
+    assert scores == sorted(scores)
+    answers = iter(["a", V2A, "s", "n", "q"])
+    shown: list[str] = []
+    assert label_session(settings, 3, lambda prompt: next(answers), shown.append) == 2
+    assert sum(expected[0] in line for line in shown) == 1 and any(expected[2] in line for line in shown)
+    rows = {row[0]: (row[1], row[2]) for row in _analyst_rows(settings)}
+    assert rows == {expected[0]: ("av", [V2A]), expected[2]: ("none", [])}
+    with Warehouse(settings.db_path) as warehouse:  # decided papers are not asked again
+        assert not {row[0] for row in warehouse.least_certain(version, 40)} & set(rows)
+
+
+def test_training_uses_analyst_labels_over_seed_labels(labelled_warehouse: list[str], embedder, small_labels) -> None:
+    settings = get_settings()
+    seed_ids = {json.loads(line)["arxiv_id"] for line in small_labels.read_text().splitlines()}
+    paper = labelled_warehouse[1]
+    assert paper not in seed_ids
+    assert main(["label", "--paper", paper, "--relevance", "av", "--labels", V2A]) == 0
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    without = train_and_register(settings, taxonomy, embedder, [small_labels], corpus, cv_folds=0)
+    with_analyst = train_and_register(
+        settings, taxonomy, embedder, [small_labels], corpus, analyst_rows=_analyst_rows(settings), cv_folds=0
+    )
+    assert with_analyst.n_papers == without.n_papers + 1
+    assert with_analyst.labels_fingerprint != without.labels_fingerprint
+
+
+def test_explain_shows_scores_and_neighbours(labelled_warehouse: list[str], capsys) -> None:
+    assert main(["explain", labelled_warehouse[0]]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith(labelled_warehouse[0])
+    assert "label scores (threshold; * predicted):" in output
+    neighbours = output.split("nearest labeled papers (cosine similarity):\n")[1].strip().splitlines()
+    assert len(neighbours) == 5
+    similarities = [float(line.split()[0]) for line in neighbours]
+    assert similarities == sorted(similarities, reverse=True)
+    assert main(["explain", "2605.99999"]) == 2
