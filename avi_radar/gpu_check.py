@@ -64,7 +64,7 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
     predictions = [
         prediction
         for start in range(0, len(vectors), 65536)
-        for prediction in classifier.predict_embeddings(vectors[start : start + 65536])
+        for prediction in classifier.predict_embeddings(vectors[start : start + 65536], texts[start : start + 65536])
     ]
     classify_s = time.perf_counter() - started
     return {

@@ -39,8 +39,9 @@ def explain(
     neighbours: int = 5,
 ) -> Explanation:
     """Scores of the paper's labels (highest first) and its ``neighbours`` nearest labeled papers."""
-    vector = embedder.encode([paper_text(title, abstract)])
-    prediction = classifier.predict_embeddings(vector)[0]
+    text = paper_text(title, abstract)
+    vector = embedder.encode([text])
+    prediction = classifier.predict_embeddings(vector, [text])[0]
     thresholds: dict[str, float] = getattr(classifier, "thresholds", {})
     ranked = sorted(prediction.label_scores.items(), key=lambda item: -item[1])[:top_labels]
     label_rows = [(label, score, thresholds.get(label), label in prediction.labels) for label, score in ranked]

@@ -59,8 +59,8 @@ class EmbeddingBasedClassifier(Classifier, Protocol):
 
     kind: str
 
-    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
-        """One consistent prediction per embedded text."""
+    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+        """One consistent prediction per embedded text (``texts``: the texts the embeddings are of)."""
         ...
 
 
@@ -185,10 +185,10 @@ class EmbeddingClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`."""
-        return self.predict_embeddings(self.embedder.encode(texts)) if texts else []
+        return self.predict_embeddings(self.embedder.encode(texts), texts) if texts else []
 
-    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
-        """Predictions for texts already embedded (by this classifier's embedding model)."""
+    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions for texts already embedded (by this classifier's embedding model); reads embeddings only."""
         if self.relevance_model is None:
             raise RuntimeError("the classifier is not trained")
         if not len(features):
@@ -238,10 +238,10 @@ class ZeroShotClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions from cosine similarity to label descriptions."""
-        return self.predict_embeddings(self.embedder.encode(texts)) if texts else []
+        return self.predict_embeddings(self.embedder.encode(texts), texts) if texts else []
 
-    def predict_embeddings(self, features: np.ndarray) -> list[Prediction]:
-        """Predictions for texts already embedded (unit vectors)."""
+    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions for texts already embedded (unit vectors); reads embeddings only."""
         similarity = features @ self.prototypes.T
         predictions = []
         for row in similarity:

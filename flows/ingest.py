@@ -89,13 +89,13 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
 
 def _embedded(
     settings: Settings, warehouse: Warehouse, id_batches: list[list[str]]
-) -> Iterator[tuple[list[PaperToClassify], PrefectFuture]]:
-    """(papers, future of their embeddings), reading and submitting a bounded number of batches ahead, so
+) -> Iterator[tuple[list[PaperToClassify], list[str], PrefectFuture]]:
+    """(papers, their texts, future of their embeddings), reading and submitting a bounded number of batches ahead, so
     memory stays flat however many papers wait."""
     for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
         window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
         texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
-        yield from zip(window, embed_texts.map(unmapped(settings), texts), strict=True)
+        yield from zip(window, texts, embed_texts.map(unmapped(settings), texts), strict=True)
 
 
 def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
@@ -113,9 +113,9 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = 0
     progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
-    for batch, future in _embedded(settings, warehouse, id_batches):
+    for batch, texts, future in _embedded(settings, warehouse, id_batches):
         progress.update(len(batch))
-        predictions = classifier.predict_embeddings(future.result())
+        predictions = classifier.predict_embeddings(future.result(), texts)
         classified += warehouse.store_classifications(
             classifier.version,
             (
