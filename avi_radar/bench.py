@@ -135,7 +135,12 @@ def bench_import(corpus: list[Path], settings: Settings) -> dict:
         subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child: the import
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_kib / 1024), "model": version or "zero-shot"}
+    return {
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(peak_kib / 1024),
+        "model": version or "zero-shot",
+        "files": [path.name for path in corpus],
+    }
 
 
 def corpus_sample(corpus: list[Path], count: int) -> list[PaperRecord]:
@@ -199,7 +204,7 @@ def write_benchmarks_page(path: Path, results: dict, machine: str) -> None:
         figures = results["import"]
         lines += [
             "",
-            f"Whole import of the shared corpus (model {figures['model']}, cold embedding cache): "
+            f"Whole import of {', '.join(figures['files'])} (model {figures['model']}, cold embedding cache): "
             f"{figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB.",
         ]
     lines.append("<!-- bench:end -->")

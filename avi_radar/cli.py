@@ -300,7 +300,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from classify.labels import paper_text
 
     stages = args.stages.split(",")
-    corpus = settings.default_corpus
+    unknown = set(stages) - {"embedding", "extraction", "load", "import"}
+    if unknown:
+        raise ValueError(f"unknown stages: {', '.join(sorted(unknown))} (embedding, extraction, load, import)")
+    corpus = _paths(args.corpus) or settings.default_corpus
     results: dict[str, dict] = {}
     if "extraction" in stages:
         pdfs = sorted((settings.shared_dir / "fixtures" / "pdf").rglob("*.pdf"))
@@ -579,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--stages", default="embedding,extraction,load,import", help="comma-separated stages (import takes minutes)"
     )
+    bench.add_argument("--corpus", action="append", help="corpus files (default: those under ../shared/corpus)")
     bench.add_argument("--texts", type=int, default=512, help="abstracts for the embedding stage")
     bench.add_argument("--papers", type=int, default=20000, help="papers for the load stage")
     bench.add_argument("--json", action="store_true", help="one JSON object, a key per stage")

@@ -1,0 +1,33 @@
+"""`avi bench`: every stage against its raw component, and the whole import in a child process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from avi_radar.cli import main
+
+
+def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus, "wt") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:64])
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\nHand-written text stays.\n")
+    args = ["bench", "--stages", "embedding,load,import", "--corpus", str(corpus), "--texts", "32", "--papers", "64"]
+    assert main([*args, "--json", "--write-docs", str(page)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) == {"embedding", "load", "import"}
+    for stage in ("embedding", "load"):
+        figures = result[stage]
+        assert figures["raw_per_s"] > 0 and figures["avi_per_s"] > 0
+        assert figures["ratio"] == pytest.approx(figures["avi_per_s"] / figures["raw_per_s"], abs=0.006)  # rounded
+    assert result["embedding"]["items"] == 32 and result["load"]["items"] == 64
+    assert result["import"]["wall_s"] > 0 and 100 < result["import"]["peak_rss_mb"] < 8000
+    written = page.read_text()
+    assert written.startswith("# Benchmarks\n\nHand-written text stays.\n")
+    assert "| embedding | texts | 32 |" in written and "Whole import of corpus.jsonl.gz (model zero-shot" in written
+    assert main(["bench", "--stages", "speed"]) == 2
