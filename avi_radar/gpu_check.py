@@ -39,7 +39,11 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
     settings = get_settings()
     taxonomy = load_taxonomy(settings.taxonomy_file)
     embedder = SentenceEmbedder(device, batch_size, max_tokens=settings.embed_max_tokens)
-    texts = [paper_text(row["title"], row.get("abstract")) for row in iter_corpus(settings.default_corpus)]
+    texts = [
+        paper_text(row["title"], row.get("abstract"))
+        for row in iter_corpus(settings.default_corpus)
+        if row.get("title")
+    ]
     texts = texts[:limit] if limit else texts
     embedder.encode(texts[:256])  # warm-up: kernels chosen, memory pools filled
     _synchronise(device)
