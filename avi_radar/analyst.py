@@ -111,11 +111,10 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
     return recorded
 
 
-def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None, analyst_rows: list[tuple]) -> str:
+def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None) -> str:
     """A readable explanation of the model's prediction for a paper of the published warehouse."""
     from classify.embed import default_embedder
     from classify.explain import explain
-    from classify.labels import load_labeled_papers, merge_analyst_labels
     from classify.registry import load_classifier
 
     with open_for_reading(settings.db_path) as warehouse:
@@ -126,11 +125,7 @@ def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None, 
     taxonomy = load_taxonomy(settings.taxonomy_file)
     embedder = default_embedder(settings)
     classifier = load_classifier(settings, taxonomy, embedder, model_version)
-    labeled = []
-    if settings.default_labels and settings.default_corpus:
-        labeled = load_labeled_papers(settings.default_labels, settings.default_corpus, taxonomy)
-    labeled = [paper for paper in merge_analyst_labels(labeled, analyst_rows) if paper.arxiv_id != arxiv_id]
-    explanation = explain(classifier, embedder, title, abstract, labeled)
+    explanation = explain(classifier, embedder, title, abstract)
     prediction = explanation.prediction
     lines = [
         f"{arxiv_id}  {title}",
@@ -140,7 +135,10 @@ def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None, 
     for label, score, threshold, predicted in explanation.label_rows:
         bar = f"{threshold:.2f}" if threshold is not None else "-"
         lines.append(f"  {'*' if predicted else ' '} {score:.2f}  ({bar})  {label}")
-    lines.append("nearest labeled papers (cosine similarity):")
+    if not explanation.neighbours:
+        lines.append("this model keeps no labeled papers to compare with")
+    else:
+        lines.append("nearest labeled papers (cosine similarity):")
     for neighbour in explanation.neighbours:
         paper = neighbour.paper
         tags = ", ".join(paper.labels) or "-"

@@ -451,7 +451,7 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     """Show the scores behind one paper's prediction and the labeled papers nearest to it."""
     from avi_radar.analyst import explain_paper
 
-    print(explain_paper(settings, args.arxiv_id, args.model, _analyst_rows(settings)))
+    print(explain_paper(settings, args.arxiv_id, args.model))
     return 0
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from classify.embed import Embedder
+from classify.head import TorchHeadClassifier
 from classify.labels import LabeledPaper, paper_text
 from classify.model import EmbeddingBasedClassifier, Prediction
 
@@ -34,21 +32,21 @@ def explain(
     embedder: Embedder,
     title: str,
     abstract: str | None,
-    labeled: Sequence[LabeledPaper],
     top_labels: int = 8,
     neighbours: int = 5,
 ) -> Explanation:
-    """Scores of the paper's labels (highest first) and its ``neighbours`` nearest labeled papers."""
+    """Scores of the paper's labels (highest first) and the ``neighbours`` nearest labeled papers the
+    classifier holds (none for a classifier that keeps no labeled papers)."""
     text = paper_text(title, abstract)
     vector = embedder.encode([text])
     prediction = classifier.predict_embeddings(vector, [text])[0]
     thresholds: dict[str, float] = getattr(classifier, "thresholds", {})
     ranked = sorted(prediction.label_scores.items(), key=lambda item: -item[1])[:top_labels]
     label_rows = [(label, score, thresholds.get(label), label in prediction.labels) for label, score in ranked]
-    nearest: list[Neighbour] = []
-    if labeled:
-        labeled_vectors = embedder.encode([paper_text(paper.title, paper.abstract) for paper in labeled])
-        similarity = labeled_vectors @ vector[0]
-        for index in np.argsort(-similarity)[:neighbours]:
-            nearest.append(Neighbour(float(similarity[index]), labeled[int(index)]))
+    nearest = [
+        Neighbour(similarity, paper)
+        for similarity, paper in (
+            classifier.nearest_labeled(vector, neighbours) if isinstance(classifier, TorchHeadClassifier) else []
+        )
+    ]
     return Explanation(prediction, label_rows, nearest)

@@ -118,6 +118,7 @@ class TorchHeadClassifier:
         self.word_weight = word_weight
         self.words: WordScorer | None = None
         self.memory: tuple[np.ndarray, np.ndarray] | None = None  # labeled embeddings and their label targets
+        self.memory_papers: list[LabeledPaper] = []  # the labeled paper behind each row of ``memory``
         self.seed = seed
         self.label_ids: list[str] = []
         self.thresholds: dict[str, float] = {}
@@ -167,10 +168,8 @@ class TorchHeadClassifier:
                 )
         out_of_fold_relevance = _softmax(out_of_fold_logits)
         if self.word_weight:
-            out_of_fold_scores = (1 - self.word_weight) * out_of_fold_scores + self.word_weight * out_of_fold_words[1]
-            out_of_fold_relevance = (
-                1 - self.word_weight
-            ) * out_of_fold_relevance + self.word_weight * out_of_fold_words[0]
+            out_of_fold_scores = _mix(out_of_fold_scores, out_of_fold_words[1], self.word_weight)
+            out_of_fold_relevance = _mix(out_of_fold_relevance, out_of_fold_words[0], self.word_weight)
             self.words = WordScorer().fit(texts, relevance, targets, weights)
         # calibrate what is decided on: the blended probabilities, sharpened or softened as one
         self.temperature = fit_temperature(np.log(out_of_fold_relevance + 1e-9), relevance)
@@ -179,7 +178,8 @@ class TorchHeadClassifier:
             for column, label in enumerate(self.label_ids)
         }
         network = self._train(features, relevance, targets, weights)
-        self.memory = (features, targets) if self.neighbour_weight else None
+        if self.neighbour_weight:
+            self.memory, self.memory_papers = (features, targets), list(owners)
         self.state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
         self._network = network
         logger.info(
@@ -267,7 +267,21 @@ class TorchHeadClassifier:
         nearest = np.argpartition(-similarity, self.neighbours, axis=1)[:, : self.neighbours]
         weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 1e-3, None)
         neighbour_scores = (weights[..., None] * memory_targets[nearest]).sum(axis=1) / weights.sum(axis=1)[:, None]
-        return (1 - self.neighbour_weight) * scores + self.neighbour_weight * neighbour_scores
+        return _mix(scores, neighbour_scores, self.neighbour_weight)
+
+    def nearest_labeled(self, features: np.ndarray, count: int) -> list[tuple[float, LabeledPaper]]:
+        """The ``count`` labeled papers (cosine similarity, paper) nearest to one embedded text: those the
+        neighbour blend drew on. Empty for a model trained without neighbours."""
+        if self.memory is None:
+            return []
+        similarity = self.memory[0] @ features[0]
+        nearest: dict[str, tuple[float, LabeledPaper]] = {}
+        for index in np.argsort(-similarity):
+            paper = self.memory_papers[int(index)]
+            nearest.setdefault(paper.arxiv_id, (float(similarity[index]), paper))  # a paper's closest view
+            if len(nearest) == count:
+                break
+        return list(nearest.values())
 
     def network(self):  # noqa: ANN201
         """The trained network on this machine's device, rebuilt from the stored weights once."""
@@ -288,8 +302,8 @@ class TorchHeadClassifier:
         probabilities = _softmax(logits)
         if self.words is not None:
             word_relevance, word_labels = self.words.scores(texts)
-            probabilities = (1 - self.word_weight) * probabilities + self.word_weight * word_relevance
-            label_scores = (1 - self.word_weight) * label_scores + self.word_weight * word_labels
+            probabilities = _mix(probabilities, word_relevance, self.word_weight)
+            label_scores = _mix(label_scores, word_labels, self.word_weight)
         return _softmax(np.log(probabilities + 1e-9) / self.temperature), label_scores
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -316,6 +330,11 @@ class TorchHeadClassifier:
                 )
             )
         return predictions
+
+
+def _mix(own: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:
+    """``own`` scores blended with ``other``'s, ``other`` counting ``weight``."""
+    return (1 - weight) * own + weight * other
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -66,6 +66,16 @@ def test_a_pickled_head_predicts_the_same(head: TorchHeadClassifier, embedder) -
     assert restored.predict(texts) == head.predict(texts)
 
 
+def test_nearest_labeled_papers_are_those_the_head_remembers(head: TorchHeadClassifier, papers, embedder) -> None:
+    from classify.labels import paper_text
+
+    paper = next(paper for paper in papers if paper.abstract)
+    nearest = head.nearest_labeled(embedder.encode([paper_text(paper.title, paper.abstract)]), 5)
+    assert nearest[0][1].arxiv_id == paper.arxiv_id and nearest[0][0] == pytest.approx(1.0, abs=0.01)
+    assert len({neighbour.arxiv_id for _, neighbour in nearest}) == 5  # one row per paper, not per view
+    assert [similarity for similarity, _ in nearest] == sorted((similarity for similarity, _ in nearest), reverse=True)
+
+
 def test_temperature_scaling_softens_overconfident_logits() -> None:
     rng = np.random.default_rng(0)
     classes = rng.integers(0, 3, size=2000)
