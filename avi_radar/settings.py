@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     embed_max_tokens: int = Field(
         default=256, ge=16, le=256, description="Tokens of each text the embedding sees (256: the model's own limit)."
     )
+    screen_max_loss: float = Field(
+        default=0.005,
+        ge=0,
+        le=0.1,
+        description="Share of labeled relevant papers (with abstract, out of fold) the words-only screen may "
+        "turn away unembedded; 0: no screen, every paper is embedded.",
+    )
+    screen_background: int = Field(
+        default=20000, ge=0, description="Unlabeled corpus papers the screen learns ordinary papers from."
+    )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")

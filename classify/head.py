@@ -12,6 +12,8 @@ per fold, which makes honest out-of-fold estimates affordable:
   section macro-F1 0.564 -> 0.585, subsection 0.467 -> 0.518);
 * the blended relevance probabilities are calibrated by temperature scaling on out-of-fold
   probabilities, so a 0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
+* a words-only screen (:mod:`classify.screen`) answers ``none`` first for plainly unrelated texts, which
+  are then never embedded;
 * predictions go through :func:`classify.model.consistent_labels`, so a subsection implies its
   section and ``none`` carries no label.
 
@@ -23,14 +25,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import compress
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from classify.embed import Embedder, resolve_device
-from classify.labels import LabeledPaper
+from classify.labels import LabeledPaper, paper_text
 from classify.model import MIN_POSITIVES, Prediction, _best_threshold, _folds, consistent_labels, training_views
+from classify.screen import RelevanceScreen
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
 
 logger = logging.getLogger(__name__)
@@ -104,6 +108,7 @@ class TorchHeadClassifier:
         neighbour_weight: float = 0.5,
         neighbours: int = 10,
         word_weight: float = 0.5,
+        screen_max_loss: float = 0.0,
     ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -117,6 +122,8 @@ class TorchHeadClassifier:
         self.neighbours = neighbours
         self.word_weight = word_weight
         self.words: WordScorer | None = None
+        self.screen_max_loss = screen_max_loss
+        self.screen: RelevanceScreen | None = None
         self.memory: tuple[np.ndarray, np.ndarray] | None = None  # labeled embeddings and their label targets
         self.memory_papers: list[LabeledPaper] = []  # the labeled paper behind each row of ``memory``
         self.seed = seed
@@ -132,8 +139,11 @@ class TorchHeadClassifier:
         state["_network"] = None  # rebuilt from ``state`` on the device at hand
         return state
 
-    def fit(self, papers: Sequence[LabeledPaper]) -> TorchHeadClassifier:
-        """Train on labeled papers: out-of-fold thresholds and temperature first, then the final network."""
+    def fit(self, papers: Sequence[LabeledPaper], background: Sequence[str] = ()) -> TorchHeadClassifier:
+        """Train on labeled papers: out-of-fold thresholds and temperature first, then the final network.
+
+        ``background``: unlabeled texts presumed unrelated, for the screen (none: no screen).
+        """
         texts, owners, groups = training_views(papers)
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
@@ -150,7 +160,12 @@ class TorchHeadClassifier:
         out_of_fold_scores = np.zeros_like(targets)
         out_of_fold_words = [np.zeros((len(texts), len(RELEVANCE_CLASSES))), np.zeros_like(targets)]
         text_array = np.array(texts, dtype=object)
-        for train_index, test_index in _folds(relevance, groups):
+        folds = _folds(relevance, groups)
+        unrelated = RELEVANCE_CLASSES.index("none")
+        if self.screen_max_loss and len(background):
+            self.screen = RelevanceScreen(self.screen_max_loss)
+            out_of_fold_screen = self.screen.fit(texts, relevance != unrelated, folds, background)
+        for train_index, test_index in folds:
             network = self._train(
                 features[train_index], relevance[train_index], targets[train_index], weights[train_index]
             )
@@ -173,6 +188,12 @@ class TorchHeadClassifier:
             self.words = WordScorer().fit(texts, relevance, targets, weights)
         # calibrate what is decided on: the blended probabilities, sharpened or softened as one
         self.temperature = fit_temperature(np.log(out_of_fold_relevance + 1e-9), relevance)
+        if self.screen is not None:
+            # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
+            title_only = [paper_text(paper.title, None) for paper in owners]
+            with_abstract = np.array([text != title for text, title in zip(texts, title_only, strict=True)])
+            found = (relevance != unrelated) & (out_of_fold_relevance.argmax(axis=1) != unrelated) & with_abstract
+            self.screen.choose_threshold(out_of_fold_screen[found])
         self.thresholds = {
             label: _best_threshold(targets[:, column].astype(bool), out_of_fold_scores[:, column])
             for column, label in enumerate(self.label_ids)
@@ -288,8 +309,7 @@ class TorchHeadClassifier:
         if self.state is None:
             raise RuntimeError("the classifier is not trained")
         if self._network is None:
-            dimensions = self.state["1.weight"].shape[1]
-            network = self._build(dimensions)
+            network = self._build(self.input_dimensions())
             network.load_state_dict(self.state)
             network.eval()
             self._network = network
@@ -306,30 +326,54 @@ class TorchHeadClassifier:
             label_scores = _mix(label_scores, word_labels, self.word_weight)
         return _softmax(np.log(probabilities + 1e-9) / self.temperature), label_scores
 
+    def keep(self, texts: Sequence[str]) -> np.ndarray:
+        """True for the texts that must be embedded: those the screen lets through (all, without a screen)."""
+        return self.screen.keep(texts) if self.screen is not None else np.ones(len(texts), dtype=bool)
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Predictions for texts built with :func:`classify.labels.paper_text`."""
-        return self.predict_embeddings(self.embedder.encode(texts), texts) if texts else []
+        """Predictions for texts built with :func:`classify.labels.paper_text`; screened-out texts are not embedded."""
+        kept = self.keep(texts)
+        features = np.zeros((len(texts), self.input_dimensions()), dtype=np.float32)
+        if kept.any():
+            features[kept] = self.embedder.encode(list(compress(texts, kept)))
+        return self.predict_embeddings(features, texts)
+
+    def input_dimensions(self) -> int:
+        """Dimensions of the embeddings the network reads."""
+        if self.state is None:
+            raise RuntimeError("the classifier is not trained")
+        return int(self.state["1.weight"].shape[1])
 
     def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
-        """Predictions for texts already embedded with this classifier's embedding."""
-        if not len(features):
+        """Predictions for texts, one embedding row each; the rows of texts :meth:`keep` rejects are not read
+        (they may be zeros): such a text is ``none``, scored by the screen alone."""
+        if not len(texts):
             return []
-        probabilities, label_scores = self.scores(features, texts)
-        predictions = []
-        for row, relevance_row in enumerate(probabilities):
-            best = int(np.argmax(relevance_row))
-            relevance = RELEVANCE_CLASSES[best]
-            scores = {label: float(value) for label, value in zip(self.label_ids, label_scores[row], strict=True)}
-            predictions.append(
-                Prediction(
-                    relevance=relevance,
-                    relevance_score=float(relevance_row[best]),
-                    labels=consistent_labels(relevance, scores, self.thresholds),
-                    best_task_score=max((s for label, s in scores.items() if is_task_label(label)), default=0.0),
-                    label_scores=scores,
-                )
-            )
-        return predictions
+        predictions: list[Prediction | None] = [None] * len(texts)
+        kept = np.ones(len(texts), dtype=bool)
+        if self.screen is not None and self.screen.threshold:
+            screen_relevance = self.screen.relevance(texts)
+            kept = screen_relevance >= self.screen.threshold
+            for row in np.flatnonzero(~kept):
+                predictions[row] = Prediction("none", float(1.0 - screen_relevance[row]), {}, 0.0)
+        rows = np.flatnonzero(kept)
+        if len(rows):
+            probabilities, label_scores = self.scores(features[rows], [texts[row] for row in rows])
+            for row, relevance_row, label_row in zip(rows, probabilities, label_scores, strict=True):
+                predictions[row] = self._prediction(relevance_row, label_row)
+        return [prediction for prediction in predictions if prediction is not None]
+
+    def _prediction(self, relevance_row: np.ndarray, label_row: np.ndarray) -> Prediction:
+        best = int(np.argmax(relevance_row))
+        relevance = RELEVANCE_CLASSES[best]
+        scores = {label: float(value) for label, value in zip(self.label_ids, label_row, strict=True)}
+        return Prediction(
+            relevance=relevance,
+            relevance_score=float(relevance_row[best]),
+            labels=consistent_labels(relevance, scores, self.thresholds),
+            best_task_score=max((s for label, s in scores.items() if is_task_label(label)), default=0.0),
+            label_scores=scores,
+        )
 
 
 def _mix(own: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
-from extract.corpus import corpus_rows_by_id, iter_jsonl
+from extract.corpus import corpus_rows_by_id, iter_corpus, iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,21 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
     if skipped:
         logger.warning("%d labeled papers have no text in the corpus files and are skipped", skipped)
     return papers
+
+
+def unlabeled_texts(corpus_files: list[Path], labeled_ids: set[str], limit: int) -> list[str]:
+    """Up to ``limit`` texts of corpus papers with an abstract and no label: a fixed quarter of them, chosen by
+    a hash of the identifier (the same sample on every run), read in the corpus files' order."""
+    texts: list[str] = []
+    for row in iter_corpus(corpus_files):
+        arxiv_id = row.get("arxiv_id", "")
+        if arxiv_id in labeled_ids or not row.get("title") or not row.get("abstract"):
+            continue
+        if hashlib.sha256(arxiv_id.encode()).digest()[0] % 4 == 0:
+            texts.append(paper_text(row["title"], row["abstract"]))
+            if len(texts) == limit:
+                break
+    return texts
 
 
 ANALYST_SOURCE = "analyst"

@@ -59,9 +59,22 @@ class EmbeddingBasedClassifier(Classifier, Protocol):
 
     kind: str
 
-    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
-        """One consistent prediction per embedded text (``texts``: the texts the embeddings are of)."""
+    def keep(self, texts: Sequence[str]) -> np.ndarray:
+        """True for each text that must be embedded before :meth:`predict_embeddings` (a screen may spare some)."""
         ...
+
+    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+        """One consistent prediction per text (``features``: one embedding row per text; rows of texts that
+        :meth:`keep` rejects are not read)."""
+        ...
+
+
+class Unscreened:
+    """For classifiers without a screen: every text is embedded."""
+
+    def keep(self, texts: Sequence[str]) -> np.ndarray:
+        """All true."""
+        return np.ones(len(texts), dtype=bool)
 
 
 def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, float]:
@@ -133,7 +146,7 @@ def _folds(labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.
     return folds
 
 
-class EmbeddingClassifier:
+class EmbeddingClassifier(Unscreened):
     """Logistic regressions over sentence embeddings: one 3-way for relevance, one binary per label."""
 
     kind = "embedding-logreg"
@@ -218,7 +231,7 @@ def zero_shot_version(taxonomy: Taxonomy) -> str:
     return f"zeroshot-{taxonomy.fingerprint}"
 
 
-class ZeroShotClassifier:
+class ZeroShotClassifier(Unscreened):
     """Similarity to the taxonomy's descriptions: what runs before any model has been trained.
 
     Crude by design (it has seen no labels): relevance is ``av`` when the closest description is a task

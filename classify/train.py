@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from avi_radar.settings import Settings
@@ -16,6 +17,7 @@ from classify.labels import (
     files_fingerprint,
     load_labeled_papers,
     merge_analyst_labels,
+    unlabeled_texts,
 )
 from classify.model import EmbeddingClassifier
 from classify.registry import ModelInfo, new_version, save_model
@@ -27,28 +29,53 @@ CLASSIFIER_KINDS = (TorchHeadClassifier.kind, EmbeddingClassifier.kind)
 VERSION_PREFIX = {TorchHeadClassifier.kind: "mlp", EmbeddingClassifier.kind: "logreg"}
 
 
+@dataclass(frozen=True)
+class TrainingSetup:
+    """How to train: the kind of classifier, where, and the screen's unlabeled texts and loss budget."""
+
+    kind: str = TorchHeadClassifier.kind
+    device: str = "auto"
+    background: tuple[str, ...] = ()
+    screen_max_loss: float = 0.0
+
+
+def training_setup(
+    settings: Settings, kind: str, corpus_files: list[Path], papers: list[LabeledPaper]
+) -> TrainingSetup:
+    """The configured setup; the screen's unlabeled texts come from ``corpus_files`` (never a labeled paper)."""
+    wants_screen = kind == TorchHeadClassifier.kind and settings.screen_max_loss > 0 and settings.screen_background
+    background = (
+        unlabeled_texts(corpus_files, {paper.arxiv_id for paper in papers}, settings.screen_background)
+        if wants_screen
+        else []
+    )
+    return TrainingSetup(kind, settings.device, tuple(background), settings.screen_max_loss)
+
+
 def fit_classifier(
     taxonomy: Taxonomy,
     embedder: Embedder,
     papers: list[LabeledPaper],
     version: str = "untrained",
-    kind: str = TorchHeadClassifier.kind,
-    device: str = "auto",
+    setup: TrainingSetup = TrainingSetup(),
 ) -> TorchHeadClassifier | EmbeddingClassifier:
-    """A classifier of the given kind trained on ``papers`` (not registered)."""
-    if kind == TorchHeadClassifier.kind:
-        return TorchHeadClassifier(taxonomy, embedder, version=version, device=device).fit(papers)
-    if kind == EmbeddingClassifier.kind:
+    """A classifier trained on ``papers`` as ``setup`` says (not registered)."""
+    if setup.kind == TorchHeadClassifier.kind:
+        head = TorchHeadClassifier(
+            taxonomy, embedder, version=version, device=setup.device, screen_max_loss=setup.screen_max_loss
+        )
+        return head.fit(papers, setup.background)
+    if setup.kind == EmbeddingClassifier.kind:
         return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers)
-    raise ValueError(f"unknown classifier kind {kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
+    raise ValueError(f"unknown classifier kind {setup.kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
 
 
 def cross_validated_metrics(
-    taxonomy: Taxonomy, embedder: Embedder, papers: list[LabeledPaper], kind: str, device: str, folds: int
+    taxonomy: Taxonomy, embedder: Embedder, papers: list[LabeledPaper], setup: TrainingSetup, folds: int
 ) -> dict:
-    """``avi eval``'s figures for ``folds``-fold cross-validation of this kind of model on these papers."""
+    """``avi eval``'s figures for ``folds``-fold cross-validation of this setup on these papers."""
     predictions = cross_validated_predictions(
-        papers, folds, lambda train: fit_classifier(taxonomy, embedder, train, kind=kind, device=device)
+        papers, folds, lambda train: fit_classifier(taxonomy, embedder, train, setup=setup)
     )
     return {
         "protocol": f"{folds}-fold cross-validation over {len(papers)} labeled papers",
@@ -79,11 +106,10 @@ def train_and_register(
     if analyst_rows:
         combined = f"{labels_fingerprint}{analyst_fingerprint(analyst_rows)}"
         labels_fingerprint = hashlib.sha256(combined.encode()).hexdigest()[:12]
-    metrics = (
-        cross_validated_metrics(taxonomy, embedder, papers, kind, settings.device, cv_folds) if cv_folds > 1 else {}
-    )
+    setup = training_setup(settings, kind, corpus_files, papers)
+    metrics = cross_validated_metrics(taxonomy, embedder, papers, setup, cv_folds) if cv_folds > 1 else {}
     version = new_version(VERSION_PREFIX[kind], taxonomy.fingerprint, labels_fingerprint)
-    model = fit_classifier(taxonomy, embedder, papers, version, kind=kind, device=settings.device)
+    model = fit_classifier(taxonomy, embedder, papers, version, setup)
     info = ModelInfo(
         version=version,
         kind=model.kind,

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from tqdm import tqdm
 from avi_radar.settings import Settings, get_settings
 from classify.embed import default_embedder
 from classify.labels import paper_text
+from classify.model import EmbeddingBasedClassifier
 from classify.registry import active_model, load_classifier
 from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
@@ -88,14 +90,23 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
 
 
 def _embedded(
-    settings: Settings, warehouse: Warehouse, id_batches: list[list[str]]
-) -> Iterator[tuple[list[PaperToClassify], list[str], PrefectFuture]]:
-    """(papers, their texts, future of their embeddings), reading and submitting a bounded number of batches ahead, so
-    memory stays flat however many papers wait."""
+    settings: Settings, warehouse: Warehouse, classifier: EmbeddingBasedClassifier, id_batches: list[list[str]]
+) -> Iterator[tuple[list[PaperToClassify], list[str], np.ndarray, PrefectFuture]]:
+    """(papers, their texts, which of them the classifier needs embedded, future of those embeddings), reading and
+    submitting a bounded number of batches ahead, so memory stays flat however many papers wait."""
     for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
         window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
         texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
-        yield from zip(window, texts, embed_texts.map(unmapped(settings), texts), strict=True)
+        kept = [classifier.keep(batch) for batch in texts]
+        to_embed = [list(compress(batch, mask)) for batch, mask in zip(texts, kept, strict=True)]
+        yield from zip(window, texts, kept, embed_texts.map(unmapped(settings), to_embed), strict=True)
+
+
+def _one_row_per_text(vectors: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The embeddings of the kept texts in their rows, zeros (never read) in the rows of the others."""
+    features = np.zeros((len(kept), vectors.shape[1]), dtype=np.float32)
+    features[kept] = vectors
+    return features
 
 
 def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
@@ -111,11 +122,12 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
         return 0, 0
     classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
-    classified = relevant = 0
+    classified = relevant = screened = 0
     progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
-    for batch, texts, future in _embedded(settings, warehouse, id_batches):
+    for batch, texts, kept, future in _embedded(settings, warehouse, classifier, id_batches):
         progress.update(len(batch))
-        predictions = classifier.predict_embeddings(future.result(), texts)
+        screened += int((~kept).sum())
+        predictions = classifier.predict_embeddings(_one_row_per_text(future.result(), kept), texts)
         classified += warehouse.store_classifications(
             classifier.version,
             (
@@ -132,7 +144,13 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
         )
         relevant += sum(prediction.relevance == "av" for prediction in predictions)
     progress.close()
-    logger.info("classified %d papers with %s; %d audio-visual", classified, classifier.version, relevant)
+    logger.info(
+        "classified %d papers with %s (%d screened out unembedded); %d audio-visual",
+        classified,
+        classifier.version,
+        screened,
+        relevant,
+    )
     return classified, relevant
 
 

@@ -25,6 +25,7 @@ os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 os.environ["AVI_SHARED_DIR"] = str(SHARED)
 os.environ["AVI_REQUEST_DELAY_S"] = "0"
 os.environ["AVI_BACKOFF_S"] = "0.05"
+os.environ["AVI_SCREEN_BACKGROUND"] = "3000"  # screens learn from a small unlabeled sample: quick training
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _EMBEDDING_CACHE = _SESSION_HOME / "embeddings.sqlite"
 _SESSION_HOME.mkdir(parents=True, exist_ok=True)

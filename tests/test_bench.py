@@ -17,11 +17,13 @@ def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, ca
         handle.writelines(json.dumps(row) + "\n" for row in day_rows[:64])
     page = tmp_path / "benchmarks.md"
     page.write_text("# Benchmarks\n\nHand-written text stays.\n")
-    args = ["bench", "--stages", "embedding,load,import", "--corpus", str(corpus), "--texts", "32", "--papers", "64"]
+    stages = "embedding,classification,load,import"
+    args = ["bench", "--stages", stages, "--corpus", str(corpus), "--texts", "32", "--papers", "64"]
     assert main([*args, "--json", "--write-docs", str(page)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result) == {"embedding", "load", "import"}
-    for stage in ("embedding", "load"):
+    assert set(result) == {"embedding", "classification", "load", "import"}
+    assert result["classification"]["raw_per_s"] == result["embedding"]["raw_per_s"]  # one raw run, both compared
+    for stage in ("embedding", "classification", "load"):
         figures = result[stage]
         assert figures["raw_per_s"] > 0 and figures["avi_per_s"] > 0
         assert figures["ratio"] == pytest.approx(figures["avi_per_s"] / figures["raw_per_s"], abs=0.006)  # rounded

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from classify.head import TorchHeadClassifier, fit_temperature, paper_weight
-from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels
+from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels, unlabeled_texts
 from classify.model import _THRESHOLD_GRID
 from classify.taxonomy import is_task_label, load_taxonomy, section_of
 from tests.conftest import SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
+CORPUS = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +25,22 @@ def papers(tmp_path_factory: pytest.TempPathFactory) -> list[LabeledPaper]:
     path = tmp_path_factory.mktemp("labels") / "train.jsonl"
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     judged = sorted((SHARED / "labels" / "judged").glob("*.jsonl"))
-    return load_labeled_papers([path, *judged], sorted((SHARED / "corpus").glob("*.jsonl.gz")), TAXONOMY)
+    return load_labeled_papers([path, *judged], CORPUS, TAXONOMY)
 
 
 @pytest.fixture(scope="module")
 def head(embedder, papers: list[LabeledPaper]) -> TorchHeadClassifier:
-    return TorchHeadClassifier(TAXONOMY, embedder, device="cpu").fit(papers)
+    """The head as ``avi train`` builds it, with a screen that learned from 3,000 unlabeled corpus papers."""
+    background = unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 3000)
+    return TorchHeadClassifier(TAXONOMY, embedder, device="cpu", screen_max_loss=0.005).fit(papers, background)
+
+
+@pytest.fixture(scope="module")
+def unseen_corpus_texts(papers: list[LabeledPaper]) -> list[str]:
+    """600 unlabeled corpus papers outside the screen's sample."""
+    sample = set(unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 3000))
+    texts = unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 6000)
+    return [text for text in texts if text not in sample][:600]
 
 
 def test_predictions_are_consistent_with_the_hierarchy(head: TorchHeadClassifier, papers: list[LabeledPaper]) -> None:
@@ -45,8 +56,27 @@ def test_predictions_are_consistent_with_the_hierarchy(head: TorchHeadClassifier
         else:
             assert any(section_of(label) for label in prediction.labels)
             assert not any(label.startswith("context.") for label in prediction.labels)
-        assert set(prediction.label_scores) == set(head.label_ids)
+        assert set(prediction.label_scores) in (set(head.label_ids), set())  # none: the screen turned it away
         assert 1 / 3 <= prediction.relevance_score <= 1
+
+
+def test_the_screen_turns_away_ordinary_papers_without_their_embeddings(
+    head: TorchHeadClassifier, unseen_corpus_texts: list[str], embedder
+) -> None:
+    assert head.screen is not None and head.screen.threshold > 0
+    kept = head.keep(unseen_corpus_texts)
+    assert 0.3 < 1 - kept.mean() < 1  # most of the stream is plainly unrelated, not all of it
+    turned_away = [text for text, keep in zip(unseen_corpus_texts, kept, strict=True) if not keep]
+    blind = head.predict_embeddings(np.zeros((len(turned_away), 384), dtype=np.float32), turned_away)
+    assert blind == head.predict_embeddings(embedder.encode(turned_away), turned_away) == head.predict(turned_away)
+    assert all(p.relevance == "none" and p.relevance_score >= 1 - head.screen.threshold for p in blind)
+
+
+def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassifier, papers) -> None:
+    from classify.labels import paper_text
+
+    relevant = [paper_text(paper.title, paper.abstract) for paper in papers if paper.relevance == "av"]
+    assert head.keep(relevant).mean() > 0.98
 
 
 def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadClassifier) -> None:

@@ -1,0 +1,100 @@
+"""The screen: a words-only first pass that spares the embedding of papers plainly outside the survey.
+
+A backfill is almost all unrelated papers (about 2 % of the stream even mentions both audio and visual
+terms), and the sentence embedding is what costs time. The screen is a TF-IDF logistic regression of
+"labeled audio-visual or context paper" against labeled ``none`` papers *and* a sample of unlabeled
+corpus papers presumed unrelated: the labeled negatives are hard borderline cases, so without the corpus
+the screen would never learn what an ordinary paper looks like.
+
+Its threshold is chosen on out-of-fold probabilities: the highest one at which at most ``max_loss`` of the
+labeled positives with an abstract (what the nightly stream looks like) that the full classifier finds
+relevant out of fold would be screened out (a paper the classifier misses anyway is not lost by the
+screen). A text below it is ``none`` without being embedded; every other text goes through the full
+classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.sparse import vstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+logger = logging.getLogger(__name__)
+
+THRESHOLDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # candidate relevance probabilities, lowest first
+
+
+def _logistic_regression() -> LogisticRegression:
+    return LogisticRegression(C=4.0, max_iter=2000)
+
+
+class RelevanceScreen:
+    """Relevance probability from words alone, and the threshold below which a text is not embedded."""
+
+    def __init__(self, max_loss: float) -> None:
+        self.max_loss = max_loss
+        self.vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, max_features=50000, sublinear_tf=True, stop_words="english", dtype=np.float32
+        )
+        self.model = _logistic_regression()
+        self.threshold = 0.0  # 0: nothing is screened out
+        self.loss = 0.0  # out-of-fold share of labeled positives with an abstract below the threshold
+        self.background_share = 0.0  # share of the unlabeled sample below it (in-sample: a rough guide)
+        self._background = np.zeros(0)
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        positive: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+        background: Sequence[str],
+    ) -> np.ndarray:
+        """Fit on labeled views (``positive``: av or context) and unlabeled ``background`` texts; returns the
+        out-of-fold relevance probabilities of the labeled views (``folds`` over them), for
+        :meth:`choose_threshold`."""
+        words = self.vectorizer.fit_transform([*texts, *background])
+        labeled, unlabeled = words[: len(texts)], words[len(texts) :]
+        presumed_unrelated = np.zeros(unlabeled.shape[0])
+        out_of_fold = np.zeros(len(texts))
+        for train_index, test_index in folds:
+            model = _logistic_regression().fit(
+                vstack([labeled[train_index], unlabeled]), np.r_[positive[train_index], presumed_unrelated]
+            )
+            out_of_fold[test_index] = model.predict_proba(labeled[test_index])[:, 1]
+        self.model.fit(vstack([labeled, unlabeled]), np.r_[positive, presumed_unrelated])
+        if len(background):
+            self._background = self.model.predict_proba(unlabeled)[:, 1]
+        return out_of_fold
+
+    def choose_threshold(self, out_of_fold: np.ndarray) -> None:
+        """The highest threshold that turns away at most ``max_loss`` of ``out_of_fold``: the probabilities of
+        the relevant papers the screen must not lose."""
+        for threshold in THRESHOLDS:
+            loss = float((out_of_fold < threshold).mean()) if len(out_of_fold) else 1.0
+            if loss > self.max_loss:
+                break
+            self.threshold, self.loss = threshold, loss
+        self.background_share = float((self._background < self.threshold).mean()) if len(self._background) else 0.0
+        self._background = np.zeros(0)  # only needed for this figure; not kept with the model
+        logger.info(
+            "screen: threshold %.3f loses %.2f %% of %d relevant papers (out of fold) and turns away %.0f %% "
+            "of the unlabeled sample",
+            self.threshold,
+            100 * self.loss,
+            len(out_of_fold),
+            100 * self.background_share,
+        )
+
+    def relevance(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability that each text is an audio-visual or context paper, from its words."""
+        return self.model.predict_proba(self.vectorizer.transform(texts))[:, 1]
+
+    def keep(self, texts: Sequence[str]) -> np.ndarray:
+        """True for the texts the full classifier must see (and so must be embedded)."""
+        if not self.threshold or not len(texts):
+            return np.ones(len(texts), dtype=bool)
+        return self.relevance(texts) >= self.threshold
