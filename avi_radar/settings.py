@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     )
     embed_bf16_on_cpu: bool = Field(default=True, description="Embed with bf16 weights on CPUs (AMX); false: fp32.")
     warehouse_memory_limit: str = Field(
-        default="1GB", description="DuckDB's buffer pool while ingesting (DuckDB's own default is 80 % of memory)."
+        default="256MB",
+        description="DuckDB's buffer pool while ingesting, importing and reclassifying (DuckDB's own default is 80 %"
+        " of memory; it spills to disk beyond it).",
     )
     embed_max_tokens: int = Field(
         default=256, ge=16, le=256, description="Tokens of each text the embedding sees (256: the model's own limit)."

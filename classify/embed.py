@@ -27,6 +27,12 @@ from avi_radar.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# oneDNN keeps up to 1,024 compiled kernels, one set per input shape (batch size x text length), each
+# with its own buffers; a backfill meets thousands of shapes. Read once, when torch first runs a kernel
+# (every path to torch imports this module first). Measured: an import of the shared corpus peaked at
+# 2.22 GB with 8 kernels against 2.38 GB with the default, and was not slower (323 s against 487 s).
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_MAX_TOKENS = 256  # what the model was trained with; longer texts are cut there anyway
 
