@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from classify.embed import Embedder, resolve_device
 from classify.labels import LabeledPaper, paper_text
 from classify.model import MIN_POSITIVES, Prediction, _best_threshold, _folds, consistent_labels, training_views
-from classify.screen import RelevanceScreen
+from classify.screen import RelevanceScreen, Screening
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
 
 logger = logging.getLogger(__name__)
@@ -326,17 +326,17 @@ class TorchHeadClassifier:
             label_scores = _mix(label_scores, word_labels, self.word_weight)
         return _softmax(np.log(probabilities + 1e-9) / self.temperature), label_scores
 
-    def keep(self, texts: Sequence[str]) -> np.ndarray:
-        """True for the texts that must be embedded: those the screen lets through (all, without a screen)."""
-        return self.screen.keep(texts) if self.screen is not None else np.ones(len(texts), dtype=bool)
+    def screening(self, texts: Sequence[str]) -> Screening:
+        """Which texts must be embedded: those the screen lets through (all, without a screen)."""
+        return self.screen.screening(texts) if self.screen is not None else Screening.everything(len(texts))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`; screened-out texts are not embedded."""
-        kept = self.keep(texts)
+        screening = self.screening(texts)
         features = np.zeros((len(texts), self.input_dimensions()), dtype=np.float32)
-        if kept.any():
-            features[kept] = self.embedder.encode(list(compress(texts, kept)))
-        return self.predict_embeddings(features, texts)
+        if screening.kept.any():
+            features[screening.kept] = self.embedder.encode(list(compress(texts, screening.kept)))
+        return self.predict_embeddings(features, texts, screening)
 
     def input_dimensions(self) -> int:
         """Dimensions of the embeddings the network reads."""
@@ -344,19 +344,18 @@ class TorchHeadClassifier:
             raise RuntimeError("the classifier is not trained")
         return int(self.state["1.weight"].shape[1])
 
-    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
-        """Predictions for texts, one embedding row each; the rows of texts :meth:`keep` rejects are not read
-        (they may be zeros): such a text is ``none``, scored by the screen alone."""
+    def predict_embeddings(
+        self, features: np.ndarray, texts: Sequence[str], screening: Screening | None = None
+    ) -> list[Prediction]:
+        """Predictions for texts, one embedding row each; the rows of texts the screening did not keep are not
+        read (they may be zeros): such a text is ``none``, scored by the screen alone."""
         if not len(texts):
             return []
+        screening = screening or self.screening(texts)
         predictions: list[Prediction | None] = [None] * len(texts)
-        kept = np.ones(len(texts), dtype=bool)
-        if self.screen is not None and self.screen.threshold:
-            screen_relevance = self.screen.relevance(texts)
-            kept = screen_relevance >= self.screen.threshold
-            for row in np.flatnonzero(~kept):
-                predictions[row] = Prediction("none", float(1.0 - screen_relevance[row]), {}, 0.0)
-        rows = np.flatnonzero(kept)
+        for row in np.flatnonzero(~screening.kept):
+            predictions[row] = Prediction("none", float(screening.unrelated[row]), {}, 0.0)
+        rows = np.flatnonzero(screening.kept)
         if len(rows):
             probabilities, label_scores = self.scores(features[rows], [texts[row] for row in rows])
             for row, relevance_row, label_row in zip(rows, probabilities, label_scores, strict=True):

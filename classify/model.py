@@ -25,6 +25,7 @@ from sklearn.svm import LinearSVC
 
 from classify.embed import Embedder
 from classify.labels import LabeledPaper, paper_text
+from classify.screen import Screening
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
 
 logger = logging.getLogger(__name__)
@@ -59,22 +60,24 @@ class EmbeddingBasedClassifier(Classifier, Protocol):
 
     kind: str
 
-    def keep(self, texts: Sequence[str]) -> np.ndarray:
-        """True for each text that must be embedded before :meth:`predict_embeddings` (a screen may spare some)."""
+    def screening(self, texts: Sequence[str]) -> Screening:
+        """Which texts must be embedded before :meth:`predict_embeddings` (a screen may spare some)."""
         ...
 
-    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
-        """One consistent prediction per text (``features``: one embedding row per text; rows of texts that
-        :meth:`keep` rejects are not read)."""
+    def predict_embeddings(
+        self, features: np.ndarray, texts: Sequence[str], screening: Screening | None = None
+    ) -> list[Prediction]:
+        """One consistent prediction per text (``features``: one embedding row per text; rows of texts the
+        screening did not keep are not read). Pass the batch's ``screening`` if it was already computed."""
         ...
 
 
 class Unscreened:
     """For classifiers without a screen: every text is embedded."""
 
-    def keep(self, texts: Sequence[str]) -> np.ndarray:
-        """All true."""
-        return np.ones(len(texts), dtype=bool)
+    def screening(self, texts: Sequence[str]) -> Screening:
+        """Every text kept."""
+        return Screening.everything(len(texts))
 
 
 def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, float]:
@@ -200,7 +203,9 @@ class EmbeddingClassifier(Unscreened):
         """Predictions for texts built with :func:`classify.labels.paper_text`."""
         return self.predict_embeddings(self.embedder.encode(texts), texts) if texts else []
 
-    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+    def predict_embeddings(
+        self, features: np.ndarray, texts: Sequence[str], screening: Screening | None = None
+    ) -> list[Prediction]:
         """Predictions for texts already embedded (by this classifier's embedding model); reads embeddings only."""
         if self.relevance_model is None:
             raise RuntimeError("the classifier is not trained")
@@ -253,7 +258,9 @@ class ZeroShotClassifier(Unscreened):
         """Predictions from cosine similarity to label descriptions."""
         return self.predict_embeddings(self.embedder.encode(texts), texts) if texts else []
 
-    def predict_embeddings(self, features: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+    def predict_embeddings(
+        self, features: np.ndarray, texts: Sequence[str], screening: Screening | None = None
+    ) -> list[Prediction]:
         """Predictions for texts already embedded (unit vectors); reads embeddings only."""
         similarity = features @ self.prototypes.T
         predictions = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import vstack
@@ -26,6 +27,20 @@ from sklearn.linear_model import LogisticRegression
 logger = logging.getLogger(__name__)
 
 THRESHOLDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # candidate relevance probabilities, lowest first
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the screen decided for a batch of texts: which go on to the embedding and the full classifier,
+    and, for the others, the screen's probability that they are unrelated (their ``none`` score)."""
+
+    kept: np.ndarray
+    unrelated: np.ndarray
+
+    @classmethod
+    def everything(cls, count: int) -> Screening:
+        """No screen: every text is kept."""
+        return cls(np.ones(count, dtype=bool), np.zeros(count))
 
 
 def _logistic_regression() -> LogisticRegression:
@@ -93,8 +108,9 @@ class RelevanceScreen:
         """Probability that each text is an audio-visual or context paper, from its words."""
         return self.model.predict_proba(self.vectorizer.transform(texts))[:, 1]
 
-    def keep(self, texts: Sequence[str]) -> np.ndarray:
-        """True for the texts the full classifier must see (and so must be embedded)."""
+    def screening(self, texts: Sequence[str]) -> Screening:
+        """Which texts the full classifier must see (and so must be embedded), computed once per batch."""
         if not self.threshold or not len(texts):
-            return np.ones(len(texts), dtype=bool)
-        return self.relevance(texts) >= self.threshold
+            return Screening.everything(len(texts))
+        relevance = self.relevance(texts)
+        return Screening(relevance >= self.threshold, 1.0 - relevance)

@@ -39,6 +39,7 @@ from classify.embed import default_embedder
 from classify.labels import paper_text
 from classify.model import EmbeddingBasedClassifier
 from classify.registry import active_model, load_classifier
+from classify.screen import Screening
 from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
 from extract.http import polite_session
@@ -94,15 +95,15 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
 
 def _embedded(
     settings: Settings, warehouse: Warehouse, classifier: EmbeddingBasedClassifier, id_batches: list[list[str]]
-) -> Iterator[tuple[list[PaperToClassify], list[str], np.ndarray, PrefectFuture]]:
-    """(papers, their texts, which of them the classifier needs embedded, future of those embeddings), reading and
-    submitting a bounded number of batches ahead, so memory stays flat however many papers wait."""
+) -> Iterator[tuple[list[PaperToClassify], list[str], Screening, PrefectFuture]]:
+    """(papers, their texts, the classifier's screening of them, future of the embeddings of the texts it kept),
+    reading and submitting a bounded number of batches ahead, so memory stays flat however many papers wait."""
     for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
         window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
         texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
-        kept = [classifier.keep(batch) for batch in texts]
-        to_embed = [list(compress(batch, mask)) for batch, mask in zip(texts, kept, strict=True)]
-        yield from zip(window, texts, kept, embed_texts.map(unmapped(settings), to_embed), strict=True)
+        screenings = [classifier.screening(batch) for batch in texts]
+        to_embed = [list(compress(batch, screening.kept)) for batch, screening in zip(texts, screenings, strict=True)]
+        yield from zip(window, texts, screenings, embed_texts.map(unmapped(settings), to_embed), strict=True)
 
 
 def _one_row_per_text(vectors: np.ndarray, kept: np.ndarray) -> np.ndarray:
@@ -127,10 +128,11 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = screened = 0
     progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
-    for batch, texts, kept, future in _embedded(settings, warehouse, classifier, id_batches):
+    for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
         progress.update(len(batch))
-        screened += int((~kept).sum())
-        predictions = classifier.predict_embeddings(_one_row_per_text(future.result(), kept), texts)
+        screened += int((~screening.kept).sum())
+        features = _one_row_per_text(future.result(), screening.kept)
+        predictions = classifier.predict_embeddings(features, texts, screening)
         classified += warehouse.store_classifications(
             classifier.version,
             (

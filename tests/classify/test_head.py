@@ -64,7 +64,7 @@ def test_the_screen_turns_away_ordinary_papers_without_their_embeddings(
     head: TorchHeadClassifier, unseen_corpus_texts: list[str], embedder
 ) -> None:
     assert head.screen is not None and head.screen.threshold > 0
-    kept = head.keep(unseen_corpus_texts)
+    kept = head.screening(unseen_corpus_texts).kept
     assert 0.3 < 1 - kept.mean() < 1  # most of the stream is plainly unrelated, not all of it
     turned_away = [text for text, keep in zip(unseen_corpus_texts, kept, strict=True) if not keep]
     blind = head.predict_embeddings(np.zeros((len(turned_away), 384), dtype=np.float32), turned_away)
@@ -76,7 +76,7 @@ def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassif
     from classify.labels import paper_text
 
     relevant = [paper_text(paper.title, paper.abstract) for paper in papers if paper.relevance == "av"]
-    assert head.keep(relevant).mean() > 0.98
+    assert head.screening(relevant).kept.mean() > 0.98
 
 
 def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadClassifier) -> None:

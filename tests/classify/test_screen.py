@@ -25,4 +25,4 @@ def test_the_highest_threshold_within_the_loss_budget_is_chosen() -> None:
 def test_without_a_threshold_within_budget_nothing_is_screened() -> None:
     screen = _chosen(0.005, np.r_[np.full(10, 0.0005), np.full(90, 0.9)])
     assert screen.threshold == 0.0
-    assert screen.keep(["any text", "another"]).all()
+    assert screen.screening(["any text", "another"]).kept.all()
