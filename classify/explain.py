@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classify.embed import Embedder
-from classify.head import TorchHeadClassifier
 from classify.labels import LabeledPaper, paper_text
 from classify.model import EmbeddingBasedClassifier, Prediction
 
@@ -43,10 +42,5 @@ def explain(
     thresholds: dict[str, float] = getattr(classifier, "thresholds", {})
     ranked = sorted(prediction.label_scores.items(), key=lambda item: -item[1])[:top_labels]
     label_rows = [(label, score, thresholds.get(label), label in prediction.labels) for label, score in ranked]
-    nearest = [
-        Neighbour(similarity, paper)
-        for similarity, paper in (
-            classifier.nearest_labeled(vector, neighbours) if isinstance(classifier, TorchHeadClassifier) else []
-        )
-    ]
+    nearest = [Neighbour(similarity, paper) for similarity, paper in classifier.nearest_labeled(vector, neighbours)]
     return Explanation(prediction, label_rows, nearest)

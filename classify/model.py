@@ -71,13 +71,22 @@ class EmbeddingBasedClassifier(Classifier, Protocol):
         screening did not keep are not read). Pass the batch's ``screening`` if it was already computed."""
         ...
 
+    def nearest_labeled(self, features: np.ndarray, count: int) -> list[tuple[float, LabeledPaper]]:
+        """The ``count`` labeled papers (cosine similarity, paper) the prediction for one embedded text drew
+        on, nearest first; empty for a classifier that keeps no labeled papers."""
+        ...
 
-class Unscreened:
-    """For classifiers without a screen: every text is embedded."""
+
+class WithoutScreenOrMemory:
+    """For classifiers without a screen (every text is embedded) and without labeled papers to show."""
 
     def screening(self, texts: Sequence[str]) -> Screening:
         """Every text kept."""
         return Screening.everything(len(texts))
+
+    def nearest_labeled(self, features: np.ndarray, count: int) -> list[tuple[float, LabeledPaper]]:
+        """None: these classifiers keep no labeled papers."""
+        return []
 
 
 def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, float]:
@@ -149,7 +158,7 @@ def _folds(labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.
     return folds
 
 
-class EmbeddingClassifier(Unscreened):
+class EmbeddingClassifier(WithoutScreenOrMemory):
     """Logistic regressions over sentence embeddings: one 3-way for relevance, one binary per label."""
 
     kind = "embedding-logreg"
@@ -236,7 +245,7 @@ def zero_shot_version(taxonomy: Taxonomy) -> str:
     return f"zeroshot-{taxonomy.fingerprint}"
 
 
-class ZeroShotClassifier(Unscreened):
+class ZeroShotClassifier(WithoutScreenOrMemory):
     """Similarity to the taxonomy's descriptions: what runs before any model has been trained.
 
     Crude by design (it has seen no labels): relevance is ``av`` when the closest description is a task

@@ -8,6 +8,7 @@ import pytest
 
 from avi_radar.settings import get_settings
 from classify.evaluate import holdout_split, predict_papers, score_predictions
+from classify.explain import explain
 from classify.labels import LabeledPaper, files_fingerprint, load_labeled_papers
 from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
 from classify.registry import current_version, list_models, load_classifier
@@ -129,6 +130,15 @@ def test_zero_shot_needs_no_labels(embedder) -> None:
     assert talking_head.relevance == "av"
     assert "generation.cross_modal.image_animation" in talking_head.labels
     assert unrelated.relevance == "none"
+
+
+def test_explaining_a_classifier_without_labeled_papers_shows_scores_and_no_neighbours(embedder) -> None:
+    explanation = explain(
+        ZeroShotClassifier(TAXONOMY, embedder), embedder, "Audio-visual speech separation with lip videos", None
+    )
+    assert explanation.neighbours == []
+    scores = [score for _, score, _, _ in explanation.label_rows]
+    assert scores and scores == sorted(scores, reverse=True)
 
 
 def test_a_model_refuses_embeddings_of_another_token_budget(embedder, small_labels: Path) -> None:
