@@ -75,17 +75,11 @@ def raw_encode_per_s(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def _uncached_embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
-    from classify.embed import SentenceEmbedder
-
-    return SentenceEmbedder(
-        settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu, settings.embed_max_tokens
-    )
-
-
 def bench_embedding(texts: list[str], settings: Settings, raw_per_s: float) -> dict:
     """Texts per second: plain fp32 ``encode`` against avi-radar's embedder (no cache) on the same texts."""
-    embedder = _uncached_embedder(settings)
+    from classify.embed import SentenceEmbedder
+
+    embedder = SentenceEmbedder.from_settings(settings)
     embedder.encode(texts[:8])
     started = time.perf_counter()
     embedder.encode(texts)
@@ -95,10 +89,12 @@ def bench_embedding(texts: list[str], settings: Settings, raw_per_s: float) -> d
 def bench_classification(texts: list[str], settings: Settings, raw_per_s: float) -> dict:
     """Texts per second labelled by the current model (screen, embedding of what it keeps, head; no cache)
     against plain fp32 ``encode`` of the same texts, which only embeds them."""
+    from classify.embed import SentenceEmbedder
     from classify.registry import load_classifier
     from classify.taxonomy import load_taxonomy
 
-    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), _uncached_embedder(settings))
+    embedder = SentenceEmbedder.from_settings(settings)
+    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), embedder)
     classifier.predict(texts[:8])
     started = time.perf_counter()
     classifier.predict(texts)

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -89,6 +88,11 @@ class SentenceEmbedder:
             self.model.to(torch.bfloat16)
         self.name = embedding_name(max_tokens)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceEmbedder:
+        """The embedder the settings configure (device, batch size, bf16, token budget), without a cache."""
+        return cls(settings.device, settings.embed_batch_size, settings.embed_bf16_on_cpu, settings.embed_max_tokens)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; a progress bar shows for long lists."""
         import torch
@@ -158,19 +162,15 @@ class CachedEmbedder:
         return np.stack([cached[key] for key in keys]).astype(np.float32)
 
 
-@cache
-def _process_embedder(
-    cache_path: Path, device: str, batch_size: int | None, bf16_on_cpu: bool, max_tokens: int
-) -> CachedEmbedder:
-    return CachedEmbedder(SentenceEmbedder(device, batch_size, bf16_on_cpu, max_tokens), cache_path)
+_EMBEDDER_SETTINGS = {"device", "embed_batch_size", "embed_bf16_on_cpu", "embed_max_tokens"}
+_process_embedders: dict[str, CachedEmbedder] = {}
 
 
 def default_embedder(settings: Settings) -> CachedEmbedder:
-    """The configured embedder with its cache, loaded once per process (the flow's or a Dask worker's)."""
-    return _process_embedder(
-        settings.embedding_cache_path,
-        settings.device,
-        settings.embed_batch_size,
-        settings.embed_bf16_on_cpu,
-        settings.embed_max_tokens,
-    )
+    """The configured embedder with its cache, loaded once per process (the flow's or a Dask worker's)
+    and again only when a setting it depends on changes."""
+    cache_path = settings.embedding_cache_path
+    key = f"{cache_path.resolve()} {settings.model_dump_json(include=_EMBEDDER_SETTINGS)}"
+    if key not in _process_embedders:
+        _process_embedders[key] = CachedEmbedder(SentenceEmbedder.from_settings(settings), cache_path)
+    return _process_embedders[key]
