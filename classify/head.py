@@ -333,10 +333,8 @@ class TorchHeadClassifier:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`; screened-out texts are not embedded."""
         screening = self.screening(texts)
-        features = np.zeros((len(texts), self.input_dimensions()), dtype=np.float32)
-        if screening.kept.any():
-            features[screening.kept] = self.embedder.encode(list(compress(texts, screening.kept)))
-        return self.predict_embeddings(features, texts, screening)
+        vectors = self.embedder.encode(list(compress(texts, screening.kept)))
+        return self.predict_embeddings(screening.one_row_per_text(vectors), texts, screening)
 
     def input_dimensions(self) -> int:
         """Dimensions of the embeddings the network reads."""

@@ -42,6 +42,13 @@ class Screening:
         """No screen: every text is kept."""
         return cls(np.ones(count, dtype=bool), np.zeros(count))
 
+    def one_row_per_text(self, vectors: np.ndarray) -> np.ndarray:
+        """The embeddings of the kept texts (``vectors``, in order) in their rows of the batch, zeros (never
+        read) in the rows of the texts turned away."""
+        features = np.zeros((len(self.kept), vectors.shape[1]), dtype=np.float32)
+        features[self.kept] = vectors
+        return features
+
 
 def _logistic_regression() -> LogisticRegression:
     return LogisticRegression(C=4.0, max_iter=2000)

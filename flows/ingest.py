@@ -106,13 +106,6 @@ def _embedded(
         yield from zip(window, texts, screenings, embed_texts.map(unmapped(settings), to_embed), strict=True)
 
 
-def _one_row_per_text(vectors: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """The embeddings of the kept texts in their rows, zeros (never read) in the rows of the others."""
-    features = np.zeros((len(kept), vectors.shape[1]), dtype=np.float32)
-    features[kept] = vectors
-    return features
-
-
 def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
     """Label every paper without labels from the current model; returns (classified, relevant).
 
@@ -131,8 +124,7 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
         progress.update(len(batch))
         screened += int((~screening.kept).sum())
-        features = _one_row_per_text(future.result(), screening.kept)
-        predictions = classifier.predict_embeddings(features, texts, screening)
+        predictions = classifier.predict_embeddings(screening.one_row_per_text(future.result()), texts, screening)
         classified += warehouse.store_classifications(
             classifier.version,
             (
