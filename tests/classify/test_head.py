@@ -28,19 +28,28 @@ def papers(tmp_path_factory: pytest.TempPathFactory) -> list[LabeledPaper]:
     return load_labeled_papers([path, *judged], CORPUS, TAXONOMY)
 
 
+BACKGROUND = 3000  # unlabeled corpus papers the test head's screen learns from
+
+
 @pytest.fixture(scope="module")
-def head(embedder, papers: list[LabeledPaper]) -> TorchHeadClassifier:
+def unlabeled(papers: list[LabeledPaper]) -> list[str]:
+    """Unlabeled corpus texts, read once: the screen's background first, then 600 it never saw
+    (``unlabeled_texts`` returns the same texts in the same order, so a smaller limit gives a prefix)."""
+    return unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, BACKGROUND + 600)
+
+
+@pytest.fixture(scope="module")
+def head(embedder, papers: list[LabeledPaper], unlabeled: list[str]) -> TorchHeadClassifier:
     """The head as ``avi train`` builds it, with a screen that learned from 3,000 unlabeled corpus papers."""
-    background = unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 3000)
-    return TorchHeadClassifier(TAXONOMY, embedder, device="cpu", screen_max_loss=0.005).fit(papers, background)
+    head = TorchHeadClassifier(TAXONOMY, embedder, device="cpu", screen_max_loss=0.005)
+    return head.fit(papers, unlabeled[:BACKGROUND])
 
 
 @pytest.fixture(scope="module")
-def unseen_corpus_texts(papers: list[LabeledPaper]) -> list[str]:
+def unseen_corpus_texts(unlabeled: list[str]) -> list[str]:
     """600 unlabeled corpus papers outside the screen's sample."""
-    sample = set(unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 3000))
-    texts = unlabeled_texts(CORPUS, {paper.arxiv_id for paper in papers}, 6000)
-    return [text for text in texts if text not in sample][:600]
+    sample = set(unlabeled[:BACKGROUND])
+    return [text for text in unlabeled[BACKGROUND:] if text not in sample]
 
 
 def test_predictions_are_consistent_with_the_hierarchy(head: TorchHeadClassifier, papers: list[LabeledPaper]) -> None:
