@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     screen_background: int = Field(
         default=20000, ge=0, description="Unlabeled corpus papers the screen learns ordinary papers from."
     )
+    train_on_taxonomy: bool = Field(
+        default=True,
+        description="Train on the taxonomy's own words too: each task and context label's description and key terms"
+        " as labeled examples.",
+    )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")

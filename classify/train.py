@@ -17,6 +17,7 @@ from classify.labels import (
     files_fingerprint,
     load_labeled_papers,
     merge_analyst_labels,
+    taxonomy_papers,
     unlabeled_texts,
 )
 from classify.model import EmbeddingClassifier
@@ -31,12 +32,14 @@ VERSION_PREFIX = {TorchHeadClassifier.kind: "mlp", EmbeddingClassifier.kind: "lo
 
 @dataclass(frozen=True)
 class TrainingSetup:
-    """How to train: the kind of classifier, where, and the screen's unlabeled texts and loss budget."""
+    """How to train: the kind of classifier, where, the screen's unlabeled texts and loss budget, and whether the
+    taxonomy's own descriptions join the labeled papers."""
 
     kind: str = TorchHeadClassifier.kind
     device: str = "auto"
     background: tuple[str, ...] = ()
     screen_max_loss: float = 0.0
+    taxonomy_examples: bool = True
 
 
 def training_setup(
@@ -49,7 +52,7 @@ def training_setup(
         if wants_screen
         else []
     )
-    return TrainingSetup(kind, settings.device, tuple(background), settings.screen_max_loss)
+    return TrainingSetup(kind, settings.device, tuple(background), settings.screen_max_loss, settings.train_on_taxonomy)
 
 
 def fit_classifier(
@@ -59,7 +62,11 @@ def fit_classifier(
     version: str = "untrained",
     setup: TrainingSetup = TrainingSetup(),
 ) -> TorchHeadClassifier | EmbeddingClassifier:
-    """A classifier trained on ``papers`` as ``setup`` says (not registered)."""
+    """A classifier trained on ``papers`` (and the taxonomy's examples when ``setup`` says so; not registered)."""
+    if setup.taxonomy_examples:
+        examples = taxonomy_papers(taxonomy)
+        logger.info("training on %d labeled papers and %d examples from the taxonomy", len(papers), len(examples))
+        papers = papers + examples
     if setup.kind == TorchHeadClassifier.kind:
         head = TorchHeadClassifier(
             taxonomy, embedder, version=version, device=setup.device, screen_max_loss=setup.screen_max_loss

@@ -9,11 +9,11 @@ import pytest
 from avi_radar.settings import get_settings
 from classify.evaluate import holdout_split, predict_papers, score_predictions
 from classify.explain import explain
-from classify.labels import LabeledPaper, files_fingerprint, load_labeled_papers
+from classify.labels import TAXONOMY_SOURCE, LabeledPaper, files_fingerprint, load_labeled_papers, taxonomy_papers
 from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
 from classify.registry import current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
-from classify.train import train_and_register
+from classify.train import TrainingSetup, fit_classifier, train_and_register
 from tests.conftest import SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
@@ -80,6 +80,32 @@ def test_title_only_views_guard_against_the_length_shortcut() -> None:
     assert list(groups) == [0, 1, 1]
 
 
+def test_taxonomy_examples_speak_for_every_task_and_context_label_and_no_technique() -> None:
+    examples = taxonomy_papers(TAXONOMY)
+    expected = {label.id: label for label in TAXONOMY.labels if label.kind in ("task", "context")}
+    assert {paper.labels for paper in examples} == {(label_id,) for label_id in expected}
+    for label_id, label in expected.items():
+        own = [paper for paper in examples if paper.labels == (label_id,)]
+        described = [paper for paper in own if paper.has_abstract]
+        assert [paper.title for paper in described] == [label.name]
+        assert label.description in described[0].abstract
+        assert sorted(paper.title for paper in own if not paper.has_abstract) == sorted(label.key_terms)
+        assert {paper.relevance for paper in own} == {"av" if label.kind == "task" else "context"}
+    assert all(paper.source == TAXONOMY_SOURCE and paper.arxiv_id.startswith("taxonomy:") for paper in examples)
+    assert len({paper.arxiv_id for paper in examples}) == len(examples)
+
+
+def test_taxonomy_examples_let_a_model_predict_labels_its_papers_lack(embedder, small_labels: Path) -> None:
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
+    logreg = "embedding-logreg"
+    without = fit_classifier(TAXONOMY, embedder, papers, setup=TrainingSetup(kind=logreg, taxonomy_examples=False))
+    with_examples = fit_classifier(TAXONOMY, embedder, papers, setup=TrainingSetup(kind=logreg))
+    described = {paper.labels[0] for paper in taxonomy_papers(TAXONOMY)}
+    assert described <= set(with_examples.thresholds)
+    assert not described <= set(without.thresholds)
+
+
 def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     settings = get_settings()
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
@@ -107,8 +133,6 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
 
 
 def test_model_beats_chance_and_baseline_runs_on_a_holdout(embedder, small_labels: Path) -> None:
-    from classify.train import fit_classifier
-
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
     train, test = holdout_split(papers, 0.3)
