@@ -414,7 +414,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         marker = "*" if info.version == current else " "
         print(
             f"{marker} {info.version}  {info.kind}  papers={info.n_papers}  taxonomy={info.taxonomy_fingerprint}"
-            f"  labels={info.labels_fingerprint}"
+            f" (+{info.taxonomy_examples} examples)  labels={info.labels_fingerprint}"
         )
         if info.metrics:
             print(_metrics_line(info.metrics))

@@ -39,6 +39,7 @@ class ModelInfo:
     thresholds: dict[str, float]
     metrics: dict  # `avi eval`'s figures from cross-validation on the training labels, at training time
     embedding: str = "all-MiniLM-L6-v2"  # what its inputs are: a model reads only the embedding it was trained on
+    taxonomy_examples: int = 0  # examples written from the taxonomy it also trained on (none before they existed)
 
 
 def new_version(kind: str, taxonomy_fingerprint: str, labels_fingerprint: str) -> str:

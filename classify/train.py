@@ -127,6 +127,7 @@ def train_and_register(
         thresholds=model.thresholds,
         metrics=metrics,
         embedding=embedder.name,
+        taxonomy_examples=len(taxonomy_papers(taxonomy)) if setup.taxonomy_examples else 0,
     )
     save_model(settings, model, info)
     logger.info("trained %s on %d papers (%d analyst decisions)", version, len(papers), len(analyst_rows))

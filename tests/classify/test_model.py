@@ -116,6 +116,7 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     assert info.taxonomy_fingerprint == TAXONOMY.fingerprint
     assert info.labels_fingerprint == files_fingerprint([small_labels])
     assert info.embedding == embedder.name == "all-MiniLM-L6-v2"
+    assert info.taxonomy_examples == len(taxonomy_papers(TAXONOMY))
     assert info.metrics["protocol"] == f"3-fold cross-validation over {info.n_papers} labeled papers"
     assert 0.7 < info.metrics["all"]["relevance"]["f1"] <= 1
     assert info.metrics["calibration"]["bins"]
