@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
     train_on_taxonomy: bool = Field(
         default=True,
-        description="Train on the taxonomy's own words too: each task and context label's description and key terms"
+        description="Train on the taxonomy's own words too: each label's description and key terms"
         " as labeled examples.",
     )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")

@@ -50,6 +50,11 @@ def paper_weight(paper: LabeledPaper) -> float:
     return weight
 
 
+def relevance_weight(paper: LabeledPaper) -> float:
+    """How much a labeled paper counts in learning relevance: nothing when its relevance is not known."""
+    return paper_weight(paper) if paper.relevance_known else 0.0
+
+
 class WordScorer:
     """TF-IDF + logistic regressions: relevance and label probabilities from the words themselves.
 
@@ -64,10 +69,18 @@ class WordScorer:
         self.relevance_model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000)
         self.label_models: list[LogisticRegression | None] = []
 
-    def fit(self, texts: Sequence[str], relevance: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> WordScorer:
-        """Fit on the training views; a label without positives here scores 0."""
+    def fit(
+        self,
+        texts: Sequence[str],
+        relevance: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        relevance_weights: np.ndarray,
+    ) -> WordScorer:
+        """Fit on the training views (``relevance_weights`` for the relevance model, ``weights`` for the labels');
+        a label without positives here scores 0."""
         words = self.vectorizer.fit_transform(texts)
-        self.relevance_model.fit(words, relevance, sample_weight=weights)
+        self.relevance_model.fit(words, relevance, sample_weight=relevance_weights)
         self.label_models = [
             LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear").fit(
                 words, targets[:, column], sample_weight=weights
@@ -155,6 +168,8 @@ class TorchHeadClassifier:
         ]
         targets = np.array([[label in paper.labels for label in self.label_ids] for paper in owners], dtype=np.float32)
         weights = np.array([paper_weight(paper) for paper in owners], dtype=np.float32)
+        relevance_weights = np.array([relevance_weight(paper) for paper in owners], dtype=np.float32)
+        known = relevance_weights > 0
 
         out_of_fold_logits = np.zeros((len(texts), len(RELEVANCE_CLASSES)), dtype=np.float32)
         out_of_fold_scores = np.zeros_like(targets)
@@ -167,7 +182,11 @@ class TorchHeadClassifier:
             out_of_fold_screen = self.screen.fit(texts, relevance != unrelated, folds, background)
         for train_index, test_index in folds:
             network = self._train(
-                features[train_index], relevance[train_index], targets[train_index], weights[train_index]
+                features[train_index],
+                relevance[train_index],
+                targets[train_index],
+                weights[train_index],
+                relevance_weights[train_index],
             )
             logits, scores = self._forward(network, features[test_index])
             out_of_fold_scores[test_index] = self._blend(
@@ -176,7 +195,11 @@ class TorchHeadClassifier:
             out_of_fold_logits[test_index] = logits
             if self.word_weight:
                 words = WordScorer().fit(
-                    text_array[train_index], relevance[train_index], targets[train_index], weights[train_index]
+                    text_array[train_index],
+                    relevance[train_index],
+                    targets[train_index],
+                    weights[train_index],
+                    relevance_weights[train_index],
                 )
                 out_of_fold_words[0][test_index], out_of_fold_words[1][test_index] = words.scores(
                     text_array[test_index]
@@ -185,20 +208,22 @@ class TorchHeadClassifier:
         if self.word_weight:
             out_of_fold_scores = _mix(out_of_fold_scores, out_of_fold_words[1], self.word_weight)
             out_of_fold_relevance = _mix(out_of_fold_relevance, out_of_fold_words[0], self.word_weight)
-            self.words = WordScorer().fit(texts, relevance, targets, weights)
+            self.words = WordScorer().fit(texts, relevance, targets, weights, relevance_weights)
         # calibrate what is decided on: the blended probabilities, sharpened or softened as one
-        self.temperature = fit_temperature(np.log(out_of_fold_relevance + 1e-9), relevance)
+        self.temperature = fit_temperature(np.log(out_of_fold_relevance[known] + 1e-9), relevance[known])
         if self.screen is not None:
             # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
             title_only = [paper_text(paper.title, None) for paper in owners]
             with_abstract = np.array([text != title for text, title in zip(texts, title_only, strict=True)])
-            found = (relevance != unrelated) & (out_of_fold_relevance.argmax(axis=1) != unrelated) & with_abstract
+            found = (
+                known & (relevance != unrelated) & (out_of_fold_relevance.argmax(axis=1) != unrelated) & with_abstract
+            )
             self.screen.choose_threshold(out_of_fold_screen[found])
         self.thresholds = {
             label: _best_threshold(targets[:, column].astype(bool), out_of_fold_scores[:, column])
             for column, label in enumerate(self.label_ids)
         }
-        network = self._train(features, relevance, targets, weights)
+        network = self._train(features, relevance, targets, weights, relevance_weights)
         if self.neighbour_weight:
             self.memory, self.memory_papers = (features, targets), list(owners)
         self.state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
@@ -224,7 +249,14 @@ class TorchHeadClassifier:
             torch.nn.Linear(self.hidden, len(RELEVANCE_CLASSES) + len(self.label_ids)),
         ).to(resolve_device(self.device))
 
-    def _train(self, features: np.ndarray, relevance: np.ndarray, targets: np.ndarray, weights: np.ndarray):  # noqa: ANN202
+    def _train(  # noqa: ANN202 - torch is imported lazily
+        self,
+        features: np.ndarray,
+        relevance: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        relevance_weights: np.ndarray,
+    ):
         import torch
 
         device = resolve_device(self.device)
@@ -233,6 +265,7 @@ class TorchHeadClassifier:
         relevance_targets = torch.as_tensor(relevance, device=device)
         label_targets = torch.as_tensor(targets, device=device)
         sample_weights = torch.as_tensor(weights, device=device)
+        relevance_sample_weights = torch.as_tensor(relevance_weights, device=device)
         # balanced classes, as scikit-learn's class_weight="balanced" would weigh them
         counts = np.bincount(relevance, minlength=len(RELEVANCE_CLASSES)).astype(np.float32)
         class_weights = torch.as_tensor(len(relevance) / (len(counts) * np.maximum(counts, 1)), device=device)
@@ -260,7 +293,8 @@ class TorchHeadClassifier:
                     pos_weight=positive_weights,
                     reduction="none",
                 ).sum(dim=1)
-                loss = ((relevance_loss + label_loss) * sample_weights[batch]).sum() / sample_weights[batch].sum()
+                weighted = relevance_loss * relevance_sample_weights[batch] + label_loss * sample_weights[batch]
+                loss = weighted.sum() / sample_weights[batch].sum()
                 loss.backward()
                 optimizer.step()
         network.eval()

@@ -28,6 +28,7 @@ class LabeledPaper:
     source: str
     flags: tuple[str, ...] = field(default=())
     confidence: str = "high"
+    relevance_known: bool = True  # False: the example trains its labels only (a technique's description)
 
     @property
     def has_abstract(self) -> bool:
@@ -104,16 +105,17 @@ def unlabeled_texts(corpus_files: list[Path], labeled_ids: set[str], limit: int)
 
 
 TAXONOMY_SOURCE = "taxonomy"
-_TAXONOMY_EXAMPLE_RELEVANCE = {"task": "av", "context": "context"}
+_TAXONOMY_EXAMPLE_RELEVANCE = {"task": "av", "context": "context", "technique": "context"}
 
 
 def taxonomy_papers(taxonomy: Taxonomy) -> list[LabeledPaper]:
-    """The taxonomy's own words as labeled examples: for every task and context label, its name as a title with
-    its description and key terms as the abstract, and each key term alone as a title.
+    """The taxonomy's own words as labeled examples: for every label, its name as a title with its description
+    and key terms as the abstract, and each key term alone as a title.
 
     Rare labels have a handful of labeled papers; their descriptions add what the survey means by them
-    (section macro-F1 +0.04 in cross-validation, docs/classifier.md). Technique labels are left out:
-    a technique's description says nothing about whether a paper is audio-visual.
+    (section macro-F1 +0.05, technique +0.05 in cross-validation, docs/classifier.md). Task examples are
+    ``av`` and context examples ``context``; a technique's description says nothing about whether a paper
+    is audio-visual, so technique examples train their label only (``relevance_known`` is False).
     """
     papers = []
     for label in taxonomy.labels:
@@ -122,14 +124,18 @@ def taxonomy_papers(taxonomy: Taxonomy) -> list[LabeledPaper]:
             continue
         terms = ", ".join(label.key_terms)
         description = f"{label.description} Key terms: {terms}." if terms else label.description
-        papers.append(
-            LabeledPaper(
-                f"{TAXONOMY_SOURCE}:{label.id}", label.name, description, relevance, (label.id,), TAXONOMY_SOURCE
-            )
-        )
+        texts = [(label.name, description)] + [(term, None) for term in label.key_terms]
         papers += [
-            LabeledPaper(f"{TAXONOMY_SOURCE}:{label.id}:{index}", term, None, relevance, (label.id,), TAXONOMY_SOURCE)
-            for index, term in enumerate(label.key_terms)
+            LabeledPaper(
+                f"{TAXONOMY_SOURCE}:{label.id}" + (f":{index - 1}" if index else ""),
+                title,
+                abstract,
+                relevance,
+                (label.id,),
+                TAXONOMY_SOURCE,
+                relevance_known=label.kind != "technique",
+            )
+            for index, (title, abstract) in enumerate(texts)
         ]
     return papers
 

@@ -182,7 +182,8 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
         texts, owners, groups = training_views(papers)
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
-        self.relevance_model = self._head().fit(features, relevance)
+        known = [1.0 if paper.relevance_known else 0.0 for paper in owners]  # technique examples: labels only
+        self.relevance_model = self._head().fit(features, relevance, sample_weight=known)
         folds = _folds(relevance, groups)
         for label in self.taxonomy.label_ids:
             truth = np.array([label in paper.labels for paper in owners])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classify.head import TorchHeadClassifier, fit_temperature, paper_weight
+from classify.head import TorchHeadClassifier, fit_temperature, paper_weight, relevance_weight
 from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels, unlabeled_texts
 from classify.model import _THRESHOLD_GRID
 from classify.taxonomy import is_task_label, load_taxonomy, section_of
@@ -130,6 +130,15 @@ def test_uncertain_and_noisy_labels_weigh_less() -> None:
     assert paper_weight(LabeledPaper("2", "t", "a", "av", (), "judged", confidence="low")) == 0.5
     noisy = LabeledPaper("3", "t", None, "av", (), "list", flags=("weak_av_evidence_in_title_abstract",))
     assert paper_weight(noisy) == 0.5
+    assert relevance_weight(noisy) == 0.5
+
+
+def test_an_example_of_unknown_relevance_trains_its_labels_only() -> None:
+    technique = LabeledPaper(
+        "taxonomy:t", "GAN", None, "context", ("technique.generative.gan",), "taxonomy", relevance_known=False
+    )
+    assert paper_weight(technique) == 1.0
+    assert relevance_weight(technique) == 0.0
 
 
 def test_analyst_labels_override_seed_labels() -> None:

@@ -80,9 +80,9 @@ def test_title_only_views_guard_against_the_length_shortcut() -> None:
     assert list(groups) == [0, 1, 1]
 
 
-def test_taxonomy_examples_speak_for_every_task_and_context_label_and_no_technique() -> None:
+def test_taxonomy_examples_speak_for_every_label_and_techniques_only_for_their_label() -> None:
     examples = taxonomy_papers(TAXONOMY)
-    expected = {label.id: label for label in TAXONOMY.labels if label.kind in ("task", "context")}
+    expected = {label.id: label for label in TAXONOMY.labels if label.kind != "none"}
     assert {paper.labels for paper in examples} == {(label_id,) for label_id in expected}
     for label_id, label in expected.items():
         own = [paper for paper in examples if paper.labels == (label_id,)]
@@ -91,6 +91,7 @@ def test_taxonomy_examples_speak_for_every_task_and_context_label_and_no_techniq
         assert label.description in described[0].abstract
         assert sorted(paper.title for paper in own if not paper.has_abstract) == sorted(label.key_terms)
         assert {paper.relevance for paper in own} == {"av" if label.kind == "task" else "context"}
+        assert {paper.relevance_known for paper in own} == {label.kind != "technique"}
     assert all(paper.source == TAXONOMY_SOURCE and paper.arxiv_id.startswith("taxonomy:") for paper in examples)
     assert len({paper.arxiv_id for paper in examples}) == len(examples)
 
