@@ -41,6 +41,10 @@ class TrainingSetup:
     screen_max_loss: float = 0.0
     taxonomy_examples: bool = True
 
+    def examples(self, taxonomy: Taxonomy) -> list[LabeledPaper]:
+        """The taxonomy's examples this setup trains on beside the labeled papers (none when it says not to)."""
+        return taxonomy_papers(taxonomy) if self.taxonomy_examples else []
+
 
 def training_setup(
     settings: Settings, kind: str, corpus_files: list[Path], papers: list[LabeledPaper]
@@ -63,8 +67,8 @@ def fit_classifier(
     setup: TrainingSetup = TrainingSetup(),
 ) -> TorchHeadClassifier | EmbeddingClassifier:
     """A classifier trained on ``papers`` (and the taxonomy's examples when ``setup`` says so; not registered)."""
-    if setup.taxonomy_examples:
-        examples = taxonomy_papers(taxonomy)
+    examples = setup.examples(taxonomy)
+    if examples:
         logger.info("training on %d labeled papers and %d examples from the taxonomy", len(papers), len(examples))
         papers = papers + examples
     if setup.kind == TorchHeadClassifier.kind:
@@ -127,7 +131,7 @@ def train_and_register(
         thresholds=model.thresholds,
         metrics=metrics,
         embedding=embedder.name,
-        taxonomy_examples=len(taxonomy_papers(taxonomy)) if setup.taxonomy_examples else 0,
+        taxonomy_examples=len(setup.examples(taxonomy)),
     )
     save_model(settings, model, info)
     logger.info("trained %s on %d papers (%d analyst decisions)", version, len(papers), len(analyst_rows))
