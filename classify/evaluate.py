@@ -6,8 +6,9 @@ gold relevance is ``av``; technique F1 over all papers. A macro average counts o
 least 3 gold positives in the evaluated set; with none, the macro average is null.
 
 Every figure is given for the subsets of :data:`SUBSETS` (all papers, those with an abstract, the
-curated lists of ``train.jsonl`` and the judged stream papers of ``judged/``), and a reliability table
-says how often a relevance decision made with a given score is right.
+curated lists of ``train.jsonl`` and the judged stream papers of ``judged/``, and each of them again as
+``<subset>_confident``: without the papers judged with low confidence or flagged as doubtful by their
+list), and a reliability table says how often a relevance decision made with a given score is right.
 """
 
 from __future__ import annotations
@@ -88,11 +89,23 @@ def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Pred
     }
 
 
-SUBSETS: dict[str, Callable[[LabeledPaper], bool]] = {
+_BASE_SUBSETS: dict[str, Callable[[LabeledPaper], bool]] = {
     "all": lambda paper: True,
     "abstract": lambda paper: paper.has_abstract,
     "curated": lambda paper: paper.source != JUDGED_SOURCE,
     "judged": lambda paper: paper.source == JUDGED_SOURCE,
+}
+
+
+def _confident(keep: Callable[[LabeledPaper], bool]) -> Callable[[LabeledPaper], bool]:
+    return lambda paper: keep(paper) and paper.label_is_confident
+
+
+# each subset again without the papers whose gold label is itself in doubt: how much of an error rate
+# is the labels' own uncertainty
+SUBSETS: dict[str, Callable[[LabeledPaper], bool]] = {
+    **_BASE_SUBSETS,
+    **{f"{name}_confident": _confident(keep) for name, keep in _BASE_SUBSETS.items()},
 }
 
 

@@ -39,13 +39,11 @@ from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
 
 logger = logging.getLogger(__name__)
 
-NOISY_FLAGS = ("weak_av_evidence_in_title_abstract", "av_label_but_text_not_av", "from_mixed_heading_only")
-
 
 def paper_weight(paper: LabeledPaper) -> float:
     """How much a labeled paper counts in training: less when its label is uncertain or its list noisy."""
     weight = 0.5 if paper.confidence == "low" else 1.0
-    if any(flag.startswith(NOISY_FLAGS) for flag in paper.flags):
+    if paper.doubted_by_its_list:
         weight *= 0.5
     return weight
 

@@ -14,6 +14,8 @@ from extract.corpus import corpus_rows_by_id, iter_corpus, iter_jsonl
 logger = logging.getLogger(__name__)
 
 JUDGED_SOURCE = "judged"  # label files in a folder of this name hold stream papers judged by reading
+# flags with which a curated list doubts its own row (prefixes: a flag may carry a suffix)
+DOUBT_FLAGS = ("weak_av_evidence_in_title_abstract", "av_label_but_text_not_av", "from_mixed_heading_only")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,16 @@ class LabeledPaper:
     @property
     def has_abstract(self) -> bool:
         return bool(self.abstract)
+
+    @property
+    def doubted_by_its_list(self) -> bool:
+        """True when the label file flags the row as doubtful (weak audio-visual evidence, a mixed heading)."""
+        return any(flag.startswith(DOUBT_FLAGS) for flag in self.flags)
+
+    @property
+    def label_is_confident(self) -> bool:
+        """True unless the paper was judged with low confidence or its list doubts the row."""
+        return self.confidence != "low" and not self.doubted_by_its_list
 
 
 def paper_text(title: str, abstract: str | None) -> str:

@@ -62,7 +62,8 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
         assert len(output) == 1
         result = json.loads(output[0])
         # small_labels holds curated papers only: no judged subset
-        assert set(result["model"]) == set(result["baseline"]) == {"all", "abstract", "curated"}
+        subsets = {"all", "abstract", "curated"}
+        assert set(result["model"]) == set(result["baseline"]) == subsets | {f"{name}_confident" for name in subsets}
         for figures in (*result["model"].values(), *result["baseline"].values()):
             assert set(figures["relevance"]) == {"precision", "recall", "f1"}
             assert {"macro_f1", "per_label"} <= set(figures["section"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from classify.evaluate import score_predictions
-from classify.labels import LabeledPaper
+from classify.evaluate import score_predictions, score_subsets
+from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import Prediction
 
 V2A = "generation.cross_modal.video_to_audio"
@@ -48,3 +48,33 @@ def test_scores_follow_the_definitions() -> None:
     assert result["subsection"]["macro_f1"] == 0.8
     # techniques over all papers: diffusion gold 3, predicted on 1 and 6 -> P 1, R 2/3
     assert result["technique"]["macro_f1"] == 0.8
+
+
+def test_confident_subsets_leave_out_doubted_labels() -> None:
+    papers = [
+        LabeledPaper("1", "paper 1", "abstract", "av", (V2A,), "hub"),
+        LabeledPaper("2", "paper 2", None, "av", (V2A,), "hub", flags=("weak_av_evidence_in_title_abstract",)),
+        LabeledPaper("3", "paper 3", "abstract", "none", (), JUDGED_SOURCE, confidence="low"),
+        LabeledPaper("4", "paper 4", "abstract", "av", (V2A,), JUDGED_SOURCE, flags=("multi_label",)),
+    ]
+    assert [paper.label_is_confident for paper in papers] == [True, False, False, True]
+    predictions = [
+        _prediction("av", (V2A,)),
+        _prediction("none", ()),  # missed, but its list doubts it
+        _prediction("av", (V2A,)),  # a false positive against a low-confidence judgement
+        _prediction("av", (V2A,)),
+    ]
+    figures = score_subsets(papers, predictions)
+    sizes = {name: subset["n"] for name, subset in figures.items()}
+    assert sizes == {
+        "all": 4,
+        "abstract": 3,
+        "curated": 2,
+        "judged": 2,
+        "all_confident": 2,
+        "abstract_confident": 2,
+        "curated_confident": 1,
+        "judged_confident": 1,
+    }
+    assert figures["all"]["relevance"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667}
+    assert figures["all_confident"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
