@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from avi_radar.analyst import label_session
 from avi_radar.cli import _analyst_rows, main
-from avi_radar.settings import get_settings
+from avi_radar.settings import Settings, get_settings
+from classify.registry import list_models
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from tests.conftest import SHARED
@@ -19,12 +21,20 @@ from warehouse.db import Warehouse, open_for_reading
 V2A = "generation.cross_modal.video_to_audio"
 
 
-@pytest.fixture
-def labelled_warehouse(day_rows: list[dict], tmp_path: Path, embedder, small_labels: Path, capsys) -> list[str]:
-    """40 real papers imported and labelled by a model trained on a few shared labels; returns their ids."""
-    settings = get_settings()
+@pytest.fixture(scope="module")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory, embedder, small_labels: Path) -> Path:
+    """A registry holding one model trained on a few shared labels: trained once, copied by every test."""
+    settings = Settings(home=tmp_path_factory.mktemp("trained-home"))
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     train_and_register(settings, load_taxonomy(settings.taxonomy_file), embedder, [small_labels], corpus, cv_folds=0)
+    return settings.models_dir
+
+
+@pytest.fixture
+def labelled_warehouse(day_rows: list[dict], tmp_path: Path, trained_registry: Path, capsys) -> list[str]:
+    """40 real papers imported and labelled by the trained model; returns their ids."""
+    settings = get_settings()
+    shutil.copytree(trained_registry, settings.models_dir, dirs_exist_ok=True)
     corpus_file = tmp_path / "corpus.jsonl.gz"
     with gzip.open(corpus_file, "wt") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in day_rows[:40])
@@ -74,7 +84,7 @@ def test_training_uses_analyst_labels_over_seed_labels(labelled_warehouse: list[
     assert main(["label", "--paper", paper, "--relevance", "av", "--labels", V2A]) == 0
     taxonomy = load_taxonomy(settings.taxonomy_file)
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
-    without = train_and_register(settings, taxonomy, embedder, [small_labels], corpus, cv_folds=0)
+    (without,) = list_models(settings)  # the model the warehouse was labelled with: seed labels only
     with_analyst = train_and_register(
         settings, taxonomy, embedder, [small_labels], corpus, analyst_rows=_analyst_rows(settings), cv_folds=0
     )
