@@ -2,9 +2,10 @@
 
 Run on a CUDA machine with the project installed and ``shared/`` beside it. It prints one JSON object
 (and writes it to ``--out``): the card's name, embeddings per second in fp16 (batches sized to the
-card), the training time of the torch head (embedding its labeled texts included), the classification
-time, and how close the fp16 embeddings are to fp32 ones. ``--device cpu --limit N`` runs the same
-steps on a CPU, to check the script itself.
+card), the training time of the model ``avi train`` makes (embedding its labeled texts and the
+taxonomy's examples and fitting the screen included; without the cross-validated figures ``avi train``
+also computes), the classification time, and how close the fp16 embeddings are to fp32 ones. ``--device
+cpu --limit N`` runs the same steps on a CPU, to check the script itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from classify.embed import SentenceEmbedder
 from classify.head import TorchHeadClassifier
 from classify.labels import load_labeled_papers, paper_text
 from classify.taxonomy import load_taxonomy
+from classify.train import fit_classifier, training_setup
 from extract.corpus import iter_corpus
 
 
@@ -39,12 +43,8 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
     settings = get_settings()
     taxonomy = load_taxonomy(settings.taxonomy_file)
     embedder = SentenceEmbedder(device, batch_size, max_tokens=settings.embed_max_tokens)
-    texts = [
-        paper_text(row["title"], row.get("abstract"))
-        for row in iter_corpus(settings.default_corpus)
-        if row.get("title")
-    ]
-    texts = texts[:limit] if limit else texts
+    titled = (row for row in iter_corpus(settings.default_corpus) if row.get("title"))
+    texts = [paper_text(row["title"], row.get("abstract")) for row in islice(titled, limit)]
     embedder.encode(texts[:256])  # warm-up: kernels chosen, memory pools filled
     _synchronise(device)
     started = time.perf_counter()
@@ -58,9 +58,11 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
     agreement = float(np.mean(np.sum(exact.encode(sample) * vectors[: len(sample)], axis=1)))
 
     papers = load_labeled_papers(settings.default_labels, settings.default_corpus, taxonomy)
+    # the model `avi train` makes (taxonomy examples, screen), on this device
+    setup = replace(training_setup(settings, TorchHeadClassifier.kind, settings.default_corpus, papers), device=device)
 
     started = time.perf_counter()
-    classifier = TorchHeadClassifier(taxonomy, embedder, device=device).fit(papers)  # embeds its views too
+    classifier = fit_classifier(taxonomy, embedder, papers, setup=setup)  # embeds its views too
     _synchronise(device)
     train_s = time.perf_counter() - started
 
