@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 JUDGED_SOURCE = "judged"  # label files in a folder of this name hold stream papers judged by reading
 # flags with which a curated list doubts its own row (prefixes: a flag may carry a suffix)
 DOUBT_FLAGS = ("weak_av_evidence_in_title_abstract", "av_label_but_text_not_av", "from_mixed_heading_only")
+LABEL_ROW_KEYS = ("arxiv_id", "relevance", "labels")  # what every row of a label file carries
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
     rows: dict[str, tuple[dict, str]] = {}
     for path in label_files:
         for row in iter_jsonl(path):
+            missing = [key for key in LABEL_ROW_KEYS if key not in row]
+            if missing:
+                why = " (a paper named by its title alone has no corpus text to join)" if "title" in row else ""
+                raise ValueError(f"{path}: a label row lacks {', '.join(missing)}{why}: {str(row)[:120]}")
             unknown = set(row["labels"]) - known
             if unknown:
                 raise ValueError(f"{path}: {row['arxiv_id']} has labels outside the taxonomy: {sorted(unknown)}")

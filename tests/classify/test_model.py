@@ -69,6 +69,14 @@ def test_context_has_no_task_label() -> None:
     }
 
 
+def test_a_label_row_without_an_arxiv_id_is_refused_with_the_reason(tmp_path: Path) -> None:
+    # the shape of ``unresolved_titles.jsonl``: list entries named by title, with no id to join text on
+    path = tmp_path / "titles.jsonl"
+    path.write_text('{"title": "Deep Audio-visual Speech Recognition", "labels": ["perception.content.recognition"]}\n')
+    with pytest.raises(ValueError, match=r"titles.jsonl: a label row lacks arxiv_id, relevance \(a paper named by"):
+        load_labeled_papers([path], [], TAXONOMY)
+
+
 def test_title_only_views_guard_against_the_length_shortcut() -> None:
     papers = [
         LabeledPaper("1", "Foley for video", None, "av", ("generation.cross_modal.video_to_audio",), "hub"),
