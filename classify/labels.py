@@ -65,6 +65,9 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
 def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxonomy: Taxonomy) -> list[LabeledPaper]:
     """Label rows joined with their corpus text; rows whose paper has no text are skipped with a warning.
 
+    A row may carry its own ``title`` (and ``abstract``), read when the corpus files lack the paper: a file of
+    held-out papers then needs no corpus beside it.
+
     A later label file's row for the same paper replaces an earlier one, so a file of corrections can be
     listed last.
     """
@@ -85,8 +88,8 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
     corpus = corpus_rows_by_id(corpus_files, set(rows))
     papers: list[LabeledPaper] = []
     for arxiv_id, (row, source) in rows.items():
-        text = corpus.get(arxiv_id)
-        if text is None or not text.get("title"):
+        text = next((source for source in (corpus.get(arxiv_id, {}), row) if source.get("title")), None)
+        if text is None:
             continue
         papers.append(
             LabeledPaper(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_la
 from classify.registry import current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
 from classify.train import TrainingSetup, fit_classifier, train_and_register
-from tests.conftest import SHARED
+from tests.conftest import DAILY_CORPUS, SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
 
@@ -75,6 +77,29 @@ def test_a_label_row_without_an_arxiv_id_is_refused_with_the_reason(tmp_path: Pa
     path.write_text('{"title": "Deep Audio-visual Speech Recognition", "labels": ["perception.content.recognition"]}\n')
     with pytest.raises(ValueError, match=r"titles.jsonl: a label row lacks arxiv_id, relevance \(a paper named by"):
         load_labeled_papers([path], [], TAXONOMY)
+
+
+def test_a_label_row_brings_its_own_text_when_the_corpus_lacks_the_paper(tmp_path: Path) -> None:
+    with gzip.open(DAILY_CORPUS, "rt", encoding="utf-8") as corpus:
+        corpus_row = json.loads(corpus.readline())
+    path = tmp_path / "held_out.jsonl"
+    rows = [
+        {
+            "arxiv_id": "2699.00001",
+            "relevance": "av",
+            "labels": ["generation.cross_modal.video_to_audio"],
+            "title": "Foley  sound for silent video",
+            "abstract": "We add sound to video.",
+        },
+        {"arxiv_id": corpus_row["arxiv_id"], "relevance": "none", "labels": ["none"], "title": "Another title"},
+        {"arxiv_id": "2699.00002", "relevance": "none", "labels": ["none"]},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    papers = load_labeled_papers([path], [DAILY_CORPUS], TAXONOMY)
+    assert [(paper.arxiv_id, paper.title, paper.abstract) for paper in papers] == [
+        ("2699.00001", "Foley  sound for silent video", "We add sound to video."),
+        (corpus_row["arxiv_id"], corpus_row["title"], corpus_row["abstract"]),  # the corpus's text wins
+    ]
 
 
 def test_title_only_views_guard_against_the_length_shortcut() -> None:
