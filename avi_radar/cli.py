@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         _paths(args.corpus) or settings.default_corpus,
         analyst_rows=analyst_rows,
         kind=args.classifier,
-        cv_folds=args.cv,
+        cv_folds=settings.train_cv_folds if args.cv is None else args.cv,
     )
     print(
         f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
@@ -468,7 +468,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
     if current_version(settings) is None:
-        cmd_train(argparse.Namespace(labels=None, corpus=None), settings)
+        cmd_train(build_parser().parse_args(["train"]), settings)  # exactly `avi train` with its defaults
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
     server.start_in_thread()
     # The flow reads its settings from the environment, as it would under a scheduler.
@@ -533,7 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", action="append")
     train.add_argument("--corpus", action="append")
     train.add_argument("--classifier", default="embedding-mlp", help="embedding-mlp (default) or embedding-logreg")
-    train.add_argument("--cv", type=int, default=5, help="folds of the cross-validation stored as the model's metrics")
+    train.add_argument(
+        "--cv", type=int, help="folds of the cross-validation stored as the model's metrics (AVI_TRAIN_CV_FOLDS, 5)"
+    )
     train.set_defaults(handler=cmd_train)
 
     reclassify = commands.add_parser("reclassify", help="relabel the warehouse with a model (downloads nothing)")

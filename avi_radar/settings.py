@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="Train on the taxonomy's own words too: each label's description and key terms"
         " as labeled examples.",
     )
+    train_cv_folds: int = Field(
+        default=5,
+        ge=0,
+        description="Folds of the cross-validation `avi train` measures a new model by (its stored figures);"
+        " 0 or 1: none, which trains in a fraction of the time.",
+    )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")

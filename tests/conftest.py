@@ -119,3 +119,20 @@ def small_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("labels") / "small.jsonl"
     path.write_text("\n".join(rows[::4]) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def small_shared(small_labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A shared folder with the small labels as its only label file and the real corpus and fixtures (linked),
+    made the settings' ``AVI_SHARED_DIR``: what a fresh machine has, quick to train on."""
+    from avi_radar import settings as settings_module
+
+    shared = tmp_path / "shared"
+    (shared / "labels").mkdir(parents=True)
+    (shared / "labels" / "train.jsonl").symlink_to(small_labels)
+    for name in ("corpus", "fixtures"):
+        (shared / name).symlink_to(SHARED / name)
+    monkeypatch.setenv("AVI_SHARED_DIR", str(shared))
+    monkeypatch.setenv("AVI_SCREEN_BACKGROUND", "300")
+    settings_module.reset_settings()
+    return shared

@@ -7,24 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from avi_radar import settings as settings_module
 from avi_radar.gpu_check import main
-from tests.conftest import SHARED
 
 
-def test_the_check_trains_the_default_model_and_classifies_on_a_cpu(
-    small_labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    shared = tmp_path / "shared"
-    (shared / "labels").mkdir(parents=True)
-    (shared / "corpus").mkdir()
-    (shared / "labels" / "train.jsonl").symlink_to(small_labels)
-    for corpus in sorted((SHARED / "corpus").glob("*.jsonl.gz")):  # the labeled papers' texts are there
-        (shared / "corpus" / corpus.name).symlink_to(corpus)
-    monkeypatch.setenv("AVI_SHARED_DIR", str(shared))
-    monkeypatch.setenv("AVI_SCREEN_BACKGROUND", "300")
-    settings_module.reset_settings()
-
+def test_the_check_trains_the_default_model_and_classifies_on_a_cpu(small_shared: Path, tmp_path: Path) -> None:
     assert main(["--device", "cpu", "--limit", "48", "--out", str(tmp_path / "out")]) == 0
     figures = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
     assert figures["device"] == "cpu" and figures["texts"] == 48 and figures["embeddings_per_s"] > 0
