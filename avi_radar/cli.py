@@ -467,8 +467,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
+    parser = build_parser()  # each step runs exactly as its own command would, with that command's defaults
     if current_version(settings) is None:
-        cmd_train(build_parser().parse_args(["train"]), settings)  # exactly `avi train` with its defaults
+        cmd_train(parser.parse_args(["train"]), settings)
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
     server.start_in_thread()
     # The flow reads its settings from the environment, as it would under a scheduler.
@@ -477,9 +478,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     reset_settings()
     demo_settings = get_settings()
     try:
-        if cmd_ingest(argparse.Namespace(since=args.since, until=args.until, task_runner=None), demo_settings):
+        window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
+        if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
             return 1
-        cmd_report(argparse.Namespace(month=f"{args.since:%Y-%m}", out=None), demo_settings)
+        cmd_report(parser.parse_args(["report", "--month", f"{args.since:%Y-%m}"]), demo_settings)
     finally:
         server.shutdown()
     return 0
