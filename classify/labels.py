@@ -88,7 +88,7 @@ def load_labeled_papers(label_files: list[Path], corpus_files: list[Path], taxon
     corpus = corpus_rows_by_id(corpus_files, set(rows))
     papers: list[LabeledPaper] = []
     for arxiv_id, (row, source) in rows.items():
-        text = next((source for source in (corpus.get(arxiv_id, {}), row) if source.get("title")), None)
+        text = next((candidate for candidate in (corpus.get(arxiv_id, {}), row) if candidate.get("title")), None)
         if text is None:
             continue
         papers.append(
