@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         _paths(args.corpus) or settings.default_corpus,
         analyst_rows=analyst_rows,
         kind=args.classifier,
-        cv_folds=settings.train_cv_folds if args.cv is None else args.cv,
+        cv_folds=args.cv,
     )
     print(
         f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "

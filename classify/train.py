@@ -103,10 +103,11 @@ def train_and_register(
     corpus_files: list[Path],
     analyst_rows: list[tuple] | None = None,
     kind: str = TorchHeadClassifier.kind,
-    cv_folds: int = 5,
+    cv_folds: int | None = None,
 ) -> ModelInfo:
     """Train on every given label file and the analysts' decisions (which win), measure the kind of model by
-    cross-validation, store it in the registry and make it current."""
+    ``cv_folds``-fold cross-validation (default ``AVI_TRAIN_CV_FOLDS``; 0 or 1: none), store it in the registry
+    and make it current."""
     if not label_files:
         raise FileNotFoundError(f"no label files given and none found under {settings.shared_dir / 'labels'}")
     if not corpus_files:
@@ -118,6 +119,7 @@ def train_and_register(
         combined = f"{labels_fingerprint}{analyst_fingerprint(analyst_rows)}"
         labels_fingerprint = hashlib.sha256(combined.encode()).hexdigest()[:12]
     setup = training_setup(settings, kind, corpus_files, papers)
+    cv_folds = settings.train_cv_folds if cv_folds is None else cv_folds
     metrics = cross_validated_metrics(taxonomy, embedder, papers, setup, cv_folds) if cv_folds > 1 else {}
     version = new_version(VERSION_PREFIX[kind], taxonomy.fingerprint, labels_fingerprint)
     model = fit_classifier(taxonomy, embedder, papers, version, setup)
