@@ -316,8 +316,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         if not corpus:
             raise FileNotFoundError(f"no corpus under {settings.shared_dir / 'corpus'}")
         records = bench.corpus_sample(corpus, max(args.texts, args.papers))
-        texts = [paper_text(record.title, record.abstract) for record in records[: args.texts]]
-        warm_texts = [paper_text(record.title, record.abstract) for record in records[args.texts : args.texts + 64]]
+        sample_texts = [paper_text(record.title, record.abstract) for record in records[: args.texts + 64]]
+        texts, warm_texts = sample_texts[: args.texts], sample_texts[args.texts :]
         if {"embedding", "classification"} & set(stages):
             embedding = bench.bench_embedding(texts, warm_texts, settings)
             if "embedding" in stages:
