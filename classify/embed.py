@@ -5,7 +5,7 @@ On CUDA it runs in fp16; on a CPU with its weights in bf16 (about 2-2.6x faster 
 CPU, a little faster than bf16 autocast, same embeddings to three decimals), unless
 ``AVI_EMBED_BF16_ON_CPU=false``. In bf16 on a CPU whose oneDNN supports it, the encoder's linear layers run
 as packed oneDNN kernels with the GELU and the residual additions fused in (``classify.fused_bert``):
-1.15-1.35x over the same weights through ``torch.nn.Linear`` (docs/benchmarks.md).
+1.14-1.35x over the same weights through ``torch.nn.Linear`` (docs/benchmarks.md).
 Vectors are normalised in fp32 either way. ``AVI_EMBED_MAX_TOKENS`` is the
 token budget per text: attention costs grow with its square, and the measurements in
 docs/benchmarks.md chose the default. The budget is part of the embedding's name, so cached vectors
