@@ -489,6 +489,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_label_inputs(command: argparse.ArgumentParser) -> None:
+    """The label files and corpus files that ``train`` and ``eval`` read, both defaulting to ``shared/``."""
+    command.add_argument(
+        "--labels",
+        action="append",
+        help="label file (JSON lines); repeatable (default: shared/labels/train.jsonl and shared/labels/judged/)",
+    )
+    command.add_argument(
+        "--corpus", action="append", help="corpus file joined with the labels; repeatable (default: shared/corpus)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``avi``."""
     parser = argparse.ArgumentParser(prog="avi", description=__doc__)
@@ -534,8 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
-    train.add_argument("--labels", action="append")
-    train.add_argument("--corpus", action="append")
+    _add_label_inputs(train)
     train.add_argument("--classifier", default="embedding-mlp", help="embedding-mlp (default) or embedding-logreg")
     train.add_argument(
         "--cv", type=int, help="folds of the cross-validation stored as the model's metrics (AVI_TRAIN_CV_FOLDS, 5)"
@@ -560,8 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(handler=cmd_explain)
 
     evaluate = commands.add_parser("eval", help="evaluate the classifier on labeled papers")
-    evaluate.add_argument("--labels", action="append")
-    evaluate.add_argument("--corpus", action="append")
+    _add_label_inputs(evaluate)
     evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
     evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
     evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
