@@ -139,10 +139,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def _metrics_line(metrics: dict) -> str:
     figures = metrics.get("all", {})
+    calibration = f"calibration error {metrics['calibration']['expected_calibration_error']}"
+    if "label_calibration" in metrics:  # models trained before label scores were measured lack it
+        calibration += f", of named labels {metrics['label_calibration']['expected_calibration_error']}"
     return (
         f"  {metrics['protocol']}: relevance F1 {figures['relevance']['f1']}, section macro-F1 "
         f"{figures['section']['macro_f1']}, subsection {figures['subsection']['macro_f1']}, technique "
-        f"{figures['technique']['macro_f1']}, calibration error {metrics['calibration']['expected_calibration_error']}"
+        f"{figures['technique']['macro_f1']}, {calibration}"
     )
 
 
@@ -151,6 +154,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.evaluate import (
         cross_validated_predictions,
         holdout_split,
+        label_reliability_table,
         predict_papers,
         reliability_table,
         score_subsets,
@@ -201,6 +205,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         "protocol": protocol,
         "model": score_subsets(test, predictions),
         "calibration": reliability_table(test, predictions),
+        "label_calibration": label_reliability_table(test, predictions),
     }
     if baseline is not None:
         result["baseline"] = score_subsets(test, baseline)

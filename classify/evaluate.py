@@ -8,7 +8,8 @@ least 3 gold positives in the evaluated set; with none, the macro average is nul
 Every figure is given for the subsets of :data:`SUBSETS` (all papers, those with an abstract, the
 curated lists of ``train.jsonl`` and the judged stream papers of ``judged/``, and each of them again as
 ``<subset>_confident``: without the papers judged with low confidence or flagged as doubtful by their
-list), and a reliability table says how often a relevance decision made with a given score is right.
+list), and two reliability tables say how often a relevance decision, and a label, given with a score
+is right.
 """
 
 from __future__ import annotations
@@ -124,19 +125,12 @@ def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Predicti
     return scores
 
 
-def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 5) -> dict:
-    """How often the relevance decision is right, per band of its score, and the expected calibration error.
-
-    A calibrated model's decisions made with score 0.8 are right about 80 % of the time.
-    """
-    scores = np.array([prediction.relevance_score for prediction in predictions])
-    right = np.array(
-        [prediction.relevance == paper.relevance for paper, prediction in zip(papers, predictions, strict=True)]
-    )
-    edges = np.linspace(1 / 3, 1.0, bins + 1)  # a 3-way decision is never made below 1/3
+def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> dict:
+    """Per band of score (``edges``): how many, their mean score and how often right; and the expected
+    calibration error, the bands' gaps between mean score and accuracy weighted by their share."""
     rows, error = [], 0.0
     for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = (scores >= low) & ((scores < high) | (high == 1.0))
+        inside = (scores >= low) & ((scores < high) | (high == edges[-1]))
         if not inside.any():
             continue
         mean_score, accuracy = float(scores[inside].mean()), float(right[inside].mean())
@@ -150,6 +144,45 @@ def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Pred
             }
         )
     return {"bins": rows, "expected_calibration_error": round(error, 4)}
+
+
+def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 5) -> dict:
+    """How often the relevance decision is right, per band of its score, and the expected calibration error.
+
+    A calibrated model's decisions made with score 0.8 are right about 80 % of the time.
+    """
+    scores = np.array([prediction.relevance_score for prediction in predictions])
+    right = np.array(
+        [prediction.relevance == paper.relevance for paper, prediction in zip(papers, predictions, strict=True)]
+    )
+    return _reliability(scores, right, np.linspace(1 / 3, 1.0, bins + 1))  # a 3-way decision is never below 1/3
+
+
+def _label_scores_and_truth(
+    papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], named_only: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (label score, whether the label is gold) pair of the predictions: of the labels they name, or of
+    every label they score."""
+    pairs = [
+        (score, label in paper.labels)
+        for paper, prediction in zip(papers, predictions, strict=True)
+        for label, score in (prediction.labels if named_only else prediction.label_scores).items()
+    ]
+    return np.array([score for score, _ in pairs], dtype=float), np.array([gold for _, gold in pairs], dtype=bool)
+
+
+def label_reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 10) -> dict:
+    """How often a label the model names is one of the paper's gold labels, per band of its score.
+
+    The table covers the labels predictions name (what ``paper_labels`` holds);
+    ``expected_calibration_error_all_scores`` covers every label score a prediction carries, named or not
+    (what ``avi explain`` shows).
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table = _reliability(*_label_scores_and_truth(papers, predictions, named_only=True), edges)
+    every = _reliability(*_label_scores_and_truth(papers, predictions, named_only=False), edges)
+    table["expected_calibration_error_all_scores"] = every["expected_calibration_error"]
+    return table
 
 
 def holdout_split(

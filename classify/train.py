@@ -9,7 +9,12 @@ from pathlib import Path
 
 from avi_radar.settings import Settings
 from classify.embed import Embedder
-from classify.evaluate import cross_validated_predictions, reliability_table, score_subsets
+from classify.evaluate import (
+    cross_validated_predictions,
+    label_reliability_table,
+    reliability_table,
+    score_subsets,
+)
 from classify.head import TorchHeadClassifier
 from classify.labels import (
     LabeledPaper,
@@ -92,6 +97,7 @@ def cross_validated_metrics(
         "protocol": f"{folds}-fold cross-validation over {len(papers)} labeled papers",
         **score_subsets(papers, predictions),
         "calibration": reliability_table(papers, predictions),
+        "label_calibration": label_reliability_table(papers, predictions),
     }
 
 

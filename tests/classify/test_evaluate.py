@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from classify.evaluate import score_predictions, score_subsets
+from classify.evaluate import label_reliability_table, score_predictions, score_subsets
 from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import Prediction
 
@@ -78,3 +78,24 @@ def test_confident_subsets_leave_out_doubted_labels() -> None:
     }
     assert figures["all"]["relevance"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667}
     assert figures["all_confident"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+def test_label_reliability_bins_the_named_labels_and_errs_by_hand() -> None:
+    papers = [_paper(1, "av", (V2A, DIFF)), _paper(2, "av", (QA,)), _paper(3, "none", ())]
+    predictions = [
+        # named: V2A at 0.85 (gold), DIFF at 0.95 (gold); scored but not named: QA at 0.05 (not gold)
+        Prediction("av", 0.9, {V2A: 0.85, DIFF: 0.95}, 0.85, {V2A: 0.85, DIFF: 0.95, QA: 0.05}),
+        # named: V2A at 0.82 (not gold), QA at 0.15 (gold, its best task label named below its threshold)
+        Prediction("av", 0.7, {V2A: 0.82, QA: 0.15}, 0.82, {V2A: 0.82, DIFF: 0.3, QA: 0.15}),
+        Prediction("none", 0.99, {}, 0.0, {V2A: 0.02, DIFF: 0.01, QA: 0.0}),
+    ]
+    table = label_reliability_table(papers, predictions)
+    assert table["bins"] == [
+        {"scores": "0.10-0.20", "n": 1, "mean_score": 0.15, "accuracy": 1.0},
+        {"scores": "0.80-0.90", "n": 2, "mean_score": 0.835, "accuracy": 0.5},
+        {"scores": "0.90-1.00", "n": 1, "mean_score": 0.95, "accuracy": 1.0},
+    ]
+    # (1 x 0.85 + 2 x 0.335 + 1 x 0.05) / 4
+    assert table["expected_calibration_error"] == 0.3925
+    # all nine scores: 0.00-0.10 holds 0.05, 0.02, 0.01, 0.0 (none gold): 4 x 0.02 more, 0.3 (not gold) alone
+    assert table["expected_calibration_error_all_scores"] == round((0.85 + 2 * 0.335 + 0.05 + 0.08 + 0.3) / 9, 4)
