@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.preprocessing import normalize  # noqa: E402
 
 from classify.taxonomy import Taxonomy, is_task_label  # noqa: E402
-from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown  # noqa: E402  # noqa: E402
+from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown  # noqa: E402
 from reports.topics import find_topics  # noqa: E402
 from warehouse.db import Warehouse  # noqa: E402
 
