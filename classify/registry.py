@@ -94,6 +94,13 @@ def active_model(settings: Settings, taxonomy: Taxonomy) -> tuple[str, str]:
     return version, meta["kind"]
 
 
+def model_metrics(settings: Settings, version: str) -> dict:
+    """The cross-validated figures stored with a registered model; empty for the zero-shot classifier (not in
+    the registry) and for a model trained without cross-validation (``AVI_TRAIN_CV_FOLDS=0``)."""
+    meta = settings.models_dir / version / "meta.json"
+    return json.loads(meta.read_text(encoding="utf-8"))["metrics"] if meta.exists() else {}
+
+
 def load_classifier(
     settings: Settings, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
 ) -> EmbeddingBasedClassifier:

@@ -38,7 +38,7 @@ from avi_radar.settings import Settings, get_settings
 from classify.embed import default_embedder
 from classify.labels import paper_text
 from classify.model import EmbeddingBasedClassifier
-from classify.registry import active_model, load_classifier
+from classify.registry import active_model, load_classifier, model_metrics
 from classify.screen import Screening
 from classify.taxonomy import load_taxonomy
 from extract.arxiv_client import ArxivHarvester, PaperRecord
@@ -112,7 +112,7 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     The model and the embedder are loaded only when there is something to label.
     """
     logger = get_run_logger()
-    warehouse.register_model(version, kind)
+    warehouse.register_model(version, kind, model_metrics(settings, version))
     pending = warehouse.papers_to_classify(version)
     if not pending:
         logger.info("every paper has labels from %s", version)

@@ -34,6 +34,19 @@ UPDATE_LIST_SIZE = 3
 AV_AREAS = "('perception', 'generation', 'interaction')"
 
 
+# (column, path in the model's stored metrics) of the figures the methods note quotes
+_QUALITY_FIGURES = (
+    ("relevance_precision", "all.relevance.precision"),
+    ("relevance_recall", "all.relevance.recall"),
+    ("relevance_f1", "all.relevance.f1"),
+    ("judged_relevance_f1", "judged.relevance.f1"),
+    ("section_macro_f1", "all.section.macro_f1"),
+    ("subsection_macro_f1", "all.subsection.macro_f1"),
+    ("technique_macro_f1", "all.technique.macro_f1"),
+    ("label_calibration_error", "label_calibration.expected_calibration_error"),
+)
+
+
 @dataclass(frozen=True)
 class NamedQuery:
     """A query the report ran, shown in the appendix."""
@@ -111,6 +124,14 @@ def _queries(month: date) -> dict[str, NamedQuery]:
             f"WHERE {this} AND split_part(l.label, '.', 1) IN {AV_AREAS}\n"
             "ORDER BY l.label, l.score DESC",
         ),
+        "model_quality": NamedQuery(
+            "How well the current model did in cross-validation on its training labels, when it was trained",
+            "SELECT json_extract_string(metrics, '$.protocol') AS protocol,\n"
+            + ",\n".join(
+                f"       json_extract(metrics, '$.{path}')::DOUBLE AS {column}" for column, path in _QUALITY_FIGURES
+            )
+            + "\nFROM models WHERE is_current AND metrics IS NOT NULL",
+        ),
         "methods": NamedQuery(
             "Model, extraction errors and papers still without labels this month",
             "SELECT (SELECT model_version FROM models WHERE is_current) AS model_version,\n"
@@ -166,6 +187,32 @@ def _first_sentence(text: str | None, limit: int = 180) -> str:
         return ""
     sentence = text.split(". ")[0].strip()
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _quality_sentence(rows: list[tuple]) -> str:
+    """How far to trust the labels, in the model's own cross-validated figures (or that they are unmeasured)."""
+    if not rows:
+        return (
+            "The model carries no cross-validated figures (the zero-shot classifier, or a model trained with "
+            "AVI_TRAIN_CV_FOLDS=0): how good its labels are has not been measured."
+        )
+    protocol, precision, recall, f1, judged_f1, section, subsection, technique, calibration = rows[0]
+    judged = f"; {judged_f1:.2f} on the stream's judged borderline papers" if judged_f1 is not None else ""
+    # models trained before named labels' calibration was measured lack it
+    trust = (
+        f"; a named label's score is on average {calibration:.2f} from how often such labels are right"
+        if calibration is not None
+        else ""
+    )
+    return (
+        f"How far to trust the labels, from the model's {protocol} at training time: audio-visual papers are found "
+        f"with precision {_figure(precision)} and recall {_figure(recall)} (F1 {_figure(f1)}{judged}); section "
+        f"macro-F1 {_figure(section)}, subsection {_figure(subsection)}, technique {_figure(technique)}{trust}."
+    )
 
 
 def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_dir: Path) -> Path:
@@ -361,7 +408,7 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
             f"Labels from model {model_version} ({kind}); papers are dated by submission. Full texts read this month: "
             f"{texts_read}; extraction errors: {extraction_errors}; papers still without labels: {unlabelled}. "
             "A subsection or technique counts a paper when its score passes that label's threshold (chosen by "
-            "cross-validation when the model was trained)."
+            "cross-validation when the model was trained). " + _quality_sentence(rows["model_quality"])
         ),
     )
     document.add(Heading("Appendix: the queries behind every number"))

@@ -268,14 +268,18 @@ class Warehouse:
         return int(new), int(updated)
 
     # -- classification ---------------------------------------------------------------------------
-    def register_model(self, model_version: str, kind: str) -> None:
-        """Make ``model_version`` the current model that ``paper_labels`` shows."""
+    def register_model(self, model_version: str, kind: str, metrics: dict | None = None) -> None:
+        """Make ``model_version`` the current model that ``paper_labels`` shows; ``metrics``: the figures
+        ``avi eval`` gave it at training time (none for the zero-shot classifier), stored as JSON."""
+        stored = json.dumps(metrics) if metrics else None
         with self._transaction() as connection:
             connection.execute("UPDATE models SET is_current = false WHERE is_current")
             connection.execute(
-                """INSERT INTO models VALUES (?, ?, ?, true)
-                   ON CONFLICT (model_version) DO UPDATE SET is_current = true""",
-                [model_version, kind, _now()],
+                """INSERT INTO models (model_version, kind, registered_at, is_current, metrics)
+                   VALUES (?, ?, ?, true, ?)
+                   ON CONFLICT (model_version) DO UPDATE
+                   SET is_current = true, metrics = coalesce(excluded.metrics, models.metrics)""",
+                [model_version, kind, _now(), stored],
             )
 
     def papers_to_classify(self, model_version: str) -> list[str]:

@@ -79,6 +79,36 @@ def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: l
     assert len(charts) >= 3 and all(base64.b64decode(chart).startswith(b"\x89PNG") for chart in charts)
     assert (tmp_path / "out" / "sections_by_month.png").read_bytes().startswith(b"\x89PNG")
     assert "Appendix: the queries behind every number" in page
+    assert "how good its labels are has not been measured" in markdown  # the zero-shot model has no figures
+
+
+def test_methods_note_quotes_the_current_models_cross_validated_figures(day_warehouse: Path, tmp_path: Path) -> None:
+    figures = {
+        "all": {
+            "relevance": {"precision": 0.9222, "recall": 0.9034, "f1": 0.9127},
+            "section": {"macro_f1": 0.6328},
+            "subsection": {"macro_f1": 0.5633},
+            "technique": {"macro_f1": 0.2795},
+        },
+        "judged": {"relevance": {"f1": 0.8844}},
+    }
+    metrics = {
+        "protocol": "5-fold cross-validation over 1933 labeled papers",
+        **figures,
+        "label_calibration": {"expected_calibration_error": 0.0337},
+    }
+    with Warehouse(day_warehouse) as warehouse:
+        warehouse.register_model("mlp-test", "embedding-mlp", metrics)
+        warehouse.publish()
+    with open_for_reading(day_warehouse) as warehouse:
+        write_report(warehouse, load_taxonomy(get_settings().taxonomy_file), "2026-05", tmp_path / "out")
+    note = " ".join((tmp_path / "out" / "report.md").read_text().split())
+    assert (
+        "from the model's 5-fold cross-validation over 1933 labeled papers at training time: audio-visual papers"
+        " are found with precision 0.92 and recall 0.90 (F1 0.91; 0.88 on the stream's judged borderline papers);"
+        " section macro-F1 0.63, subsection 0.56, technique 0.28; a named label's score is on average 0.03 from"
+        " how often such labels are right." in note
+    )
 
 
 def test_month_arithmetic_and_validation() -> None:

@@ -87,6 +87,17 @@ def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
     assert warehouse.papers_to_classify("new") == ["2605.00001"]
 
 
+def test_a_models_figures_are_stored_once_and_kept(warehouse: Warehouse) -> None:
+    warehouse.register_model("zeroshot-x", "zero-shot")
+    warehouse.register_model("mlp-1", "embedding-mlp", {"all": {"relevance": {"f1": 0.91}}})
+    warehouse.register_model("zeroshot-x", "zero-shot")
+    warehouse.register_model("mlp-1", "embedding-mlp")  # made current again without figures: they stay
+    assert warehouse.query(
+        "SELECT model_version, is_current, json_extract(metrics, '$.all.relevance.f1')::DOUBLE FROM models "
+        "ORDER BY model_version"
+    )[1] == [("mlp-1", True, 0.91), ("zeroshot-x", False, None)]
+
+
 def _count_in_other_process(path: str, queue: multiprocessing.Queue) -> None:
     connection = duckdb.connect(path, read_only=True)
     queue.put(connection.execute("SELECT count(*) FROM papers").fetchone()[0])
