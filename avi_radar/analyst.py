@@ -62,7 +62,8 @@ def record_decision(
 
 
 def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say: Callable[[str], None]) -> int:
-    """Show the ``limit`` papers the current model is least sure of and record the analyst's answers.
+    """Show the ``limit`` papers the current model is least sure of (by turns: its relevance decision, its task
+    labels; :meth:`warehouse.db.Warehouse.least_certain`) and record the analyst's answers.
 
     For each: ``a``/``c``/``n`` (audio-visual, context, none), ``s`` to skip, ``q`` to stop; then the
     labels, as numbers of the proposed ones or label ids (empty: the proposed ones). Returns how many

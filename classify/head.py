@@ -33,7 +33,15 @@ from sklearn.linear_model import LogisticRegression
 
 from classify.embed import Embedder, resolve_device
 from classify.labels import LabeledPaper, paper_text
-from classify.model import MIN_POSITIVES, Prediction, _best_threshold, _folds, consistent_labels, training_views
+from classify.model import (
+    MIN_POSITIVES,
+    Prediction,
+    _best_threshold,
+    _folds,
+    consistent_labels,
+    task_label_margin,
+    training_views,
+)
 from classify.screen import RelevanceScreen, Screening
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
 
@@ -406,6 +414,7 @@ class TorchHeadClassifier:
             labels=consistent_labels(relevance, scores, self.thresholds),
             best_task_score=max((s for label, s in scores.items() if is_task_label(label)), default=0.0),
             label_scores=scores,
+            label_margin=task_label_margin(relevance, scores, self.thresholds),
         )
 
 

@@ -43,6 +43,7 @@ class Prediction:
     labels: dict[str, float]  # predicted labels with their scores, consistent with the relevance
     best_task_score: float  # highest score of any task label, predicted or not (low: fits no subsection well)
     label_scores: dict[str, float] = field(default_factory=dict)  # every label's score, for explanations
+    label_margin: float | None = None  # see :func:`task_label_margin`; None without thresholds or for ``none``
 
 
 class Classifier(Protocol):
@@ -109,6 +110,21 @@ def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict
             best = max(task_scores, key=task_scores.__getitem__)
             chosen[best] = task_scores[best]
     return chosen
+
+
+def task_label_margin(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> float | None:
+    """How near a paper's task labels are to being decided the other way: the smallest distance between a task
+    label's score and its threshold. None for a paper decided ``none`` (it carries no label) or without
+    thresholds. ``avi label`` asks about the papers with the smallest margins as well as the least certain
+    relevance decisions (docs/classifier.md)."""
+    if relevance == "none":
+        return None
+    margins = [
+        abs(score - thresholds[label])
+        for label, score in scores.items()
+        if is_task_label(label) and label in thresholds
+    ]
+    return min(margins, default=None)
 
 
 def training_views(papers: Sequence[LabeledPaper]) -> tuple[list[str], list[LabeledPaper], np.ndarray]:
@@ -236,6 +252,7 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
                     labels=consistent_labels(relevance, scores, self.thresholds),
                     best_task_score=max(task_scores, default=0.0),
                     label_scores=scores,
+                    label_margin=task_label_margin(relevance, scores, self.thresholds),
                 )
             )
         return predictions

@@ -135,6 +135,7 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
                     prediction.best_task_score,
                     paper.content_hash,
                     prediction.labels,
+                    prediction.label_margin,
                 )
                 for paper, prediction in zip(batch, predictions, strict=True)
             ),

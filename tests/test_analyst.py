@@ -65,7 +65,11 @@ def test_an_interactive_session_shows_the_least_certain_first(labelled_warehouse
         version = warehouse.query("SELECT model_version FROM models WHERE is_current")[1][0][0]
         expected = [row[0] for row in warehouse.least_certain(version, 3)]
         scores = [row[4] for row in warehouse.least_certain(version, 40)]
-    assert scores == sorted(scores)
+        margins = warehouse.query(
+            "SELECT relevance = 'none', label_margin IS NULL FROM classifications WHERE model_version = ?", [version]
+        )[1]
+    assert scores[0] == min(scores)  # the least certain relevance decision comes first
+    assert margins and all(is_none == no_margin for is_none, no_margin in margins)  # a margin for every labelled paper
     answers = iter(["a", V2A, "s", "n", "q"])
     shown: list[str] = []
     assert label_session(settings, 3, lambda prompt: next(answers), shown.append) == 2

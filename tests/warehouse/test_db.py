@@ -98,6 +98,26 @@ def test_a_models_figures_are_stored_once_and_kept(warehouse: Warehouse) -> None
     )[1] == [("mlp-1", True, 0.91), ("zeroshot-x", False, None)]
 
 
+def test_least_certain_asks_by_turns_about_relevance_and_label_margins(warehouse: Warehouse) -> None:
+    ids = [f"2605.0000{number}" for number in range(1, 6)]
+    warehouse.upsert_papers([_record(arxiv_id) for arxiv_id in ids], warehouse.start_run("ingest", None, None))
+    hash_ = content_hash("A paper", "An abstract.")
+    warehouse.register_model("m", "embedding-mlp")
+    scores_and_margins = [(0.40, 0.30), (0.45, None), (0.90, 0.01), (0.95, 0.02), (0.50, 0.20)]
+    warehouse.store_classifications(
+        "m",
+        [
+            Classified(arxiv_id, "av", score, 0.5, hash_, {}, margin)
+            for arxiv_id, (score, margin) in zip(ids, scores_and_margins, strict=True)
+        ],
+    )
+    # relevance order 1, 2, 5, 3, 4 and margin order 3, 4, 5, 1 (2 has none), taken by turns, each paper once
+    assert [row[0] for row in warehouse.least_certain("m", 5)] == [ids[0], ids[2], ids[1], ids[3], ids[4]]
+    assert warehouse.query("SELECT label_margin FROM classifications ORDER BY arxiv_id")[1] == [
+        (margin,) for _, margin in scores_and_margins
+    ]
+
+
 def _count_in_other_process(path: str, queue: multiprocessing.Queue) -> None:
     connection = duckdb.connect(path, read_only=True)
     queue.put(connection.execute("SELECT count(*) FROM papers").fetchone()[0])
