@@ -60,9 +60,14 @@ def save_model(settings: Settings, model: TrainedClassifier, info: ModelInfo, ma
     return folder
 
 
+def _meta_path(settings: Settings, version: str) -> Path:
+    """Where a registered model's ``meta.json`` lies."""
+    return settings.models_dir / version / "meta.json"
+
+
 def make_current_model(settings: Settings, version: str) -> None:
     """Point ``CURRENT`` at a registered model (the pipeline's next runs use it)."""
-    if not (settings.models_dir / version / "meta.json").exists():
+    if not _meta_path(settings, version).exists():
         known = ", ".join(info.version for info in list_models(settings)) or "none"
         raise FileNotFoundError(f"model {version} is not in the registry {settings.models_dir} (registered: {known})")
     pointer = settings.models_dir / "CURRENT"
@@ -90,14 +95,14 @@ def active_model(settings: Settings, taxonomy: Taxonomy) -> tuple[str, str]:
     version = current_version(settings)
     if version is None:
         return zero_shot_version(taxonomy), ZeroShotClassifier.kind
-    meta = json.loads((settings.models_dir / version / "meta.json").read_text(encoding="utf-8"))
+    meta = json.loads(_meta_path(settings, version).read_text(encoding="utf-8"))
     return version, meta["kind"]
 
 
 def model_metrics(settings: Settings, version: str) -> dict:
     """The cross-validated figures stored with a registered model; empty for the zero-shot classifier (not in
     the registry) and for a model trained without cross-validation (``AVI_TRAIN_CV_FOLDS=0``)."""
-    meta = settings.models_dir / version / "meta.json"
+    meta = _meta_path(settings, version)
     return json.loads(meta.read_text(encoding="utf-8"))["metrics"] if meta.exists() else {}
 
 

@@ -200,7 +200,8 @@ def _quality_sentence(rows: list[tuple]) -> str:
             "The model carries no cross-validated figures (the zero-shot classifier, or a model trained with "
             "AVI_TRAIN_CV_FOLDS=0): how good its labels are has not been measured."
         )
-    protocol, precision, recall, f1, judged_f1, section, subsection, technique, calibration = rows[0]
+    figures = dict(zip(["protocol", *(column for column, _ in _QUALITY_FIGURES)], rows[0], strict=True))
+    judged_f1, calibration = figures["judged_relevance_f1"], figures["label_calibration_error"]
     judged = f"; {judged_f1:.2f} on the stream's judged borderline papers" if judged_f1 is not None else ""
     # models trained before named labels' calibration was measured lack it
     trust = (
@@ -209,9 +210,11 @@ def _quality_sentence(rows: list[tuple]) -> str:
         else ""
     )
     return (
-        f"How far to trust the labels, from the model's {protocol} at training time: audio-visual papers are found "
-        f"with precision {_figure(precision)} and recall {_figure(recall)} (F1 {_figure(f1)}{judged}); section "
-        f"macro-F1 {_figure(section)}, subsection {_figure(subsection)}, technique {_figure(technique)}{trust}."
+        f"How far to trust the labels, from the model's {figures['protocol']} at training time: audio-visual papers "
+        f"are found with precision {_figure(figures['relevance_precision'])} and recall "
+        f"{_figure(figures['relevance_recall'])} (F1 {_figure(figures['relevance_f1'])}{judged}); section macro-F1 "
+        f"{_figure(figures['section_macro_f1'])}, subsection {_figure(figures['subsection_macro_f1'])}, technique "
+        f"{_figure(figures['technique_macro_f1'])}{trust}."
     )
 
 
