@@ -283,7 +283,9 @@ class TorchHeadClassifier:
         positive_weights = torch.as_tensor(
             np.sqrt((len(targets) - positives) / np.maximum(positives, 1)), device=device
         )
-        optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3, weight_decay=1e-2)
+        # fused: one kernel per step instead of one per tensor; a step's own cost is most of this small
+        # network's training time on a CPU (docs/classifier.md, "How long the head trains")
+        optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3, weight_decay=1e-2, fused=True)
         generator = torch.Generator(device="cpu").manual_seed(self.seed)
         network.train()
         for _ in range(self.epochs):
