@@ -71,6 +71,9 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ingestion flow for a window."""
+    if args.since and args.until and args.since > args.until:
+        print(f"avi ingest: --since {args.since} is after --until {args.until}", file=sys.stderr)
+        return 2
     _prepare_prefect(settings)
     from flows.deployments import task_runner
     from flows.ingest import ingest
@@ -160,12 +163,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         score_subsets,
     )
     from classify.labels import load_labeled_papers
-    from classify.model import TfidfSvmClassifier
-    from classify.registry import load_classifier
+    from classify.model import TfidfSvmClassifier, zero_shot_version
+    from classify.registry import load_classifier, require_registered
     from classify.taxonomy import load_taxonomy
     from classify.train import fit_classifier, training_setup
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
+    if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
+        require_registered(settings, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
     corpus = _paths(args.corpus) or settings.default_corpus
     papers = load_labeled_papers(_paths(args.labels) or settings.default_labels, corpus, taxonomy)
@@ -432,6 +437,10 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     """Relabel the warehouse with a registered model (default: the current one), downloading nothing."""
+    if args.model:
+        from classify.registry import require_registered
+
+        require_registered(settings, args.model)  # before Prefect's server starts for nothing
     _prepare_prefect(settings)
     from flows.reclassify import reclassify
 

@@ -65,11 +65,16 @@ def _meta_path(settings: Settings, version: str) -> Path:
     return settings.models_dir / version / "meta.json"
 
 
-def make_current_model(settings: Settings, version: str) -> None:
-    """Point ``CURRENT`` at a registered model (the pipeline's next runs use it)."""
+def require_registered(settings: Settings, version: str) -> None:
+    """Raise ``FileNotFoundError``, naming the registered models, unless ``version`` is one of them."""
     if not _meta_path(settings, version).exists():
         known = ", ".join(info.version for info in list_models(settings)) or "none"
         raise FileNotFoundError(f"model {version} is not in the registry {settings.models_dir} (registered: {known})")
+
+
+def make_current_model(settings: Settings, version: str) -> None:
+    """Point ``CURRENT`` at a registered model (the pipeline's next runs use it)."""
+    require_registered(settings, version)
     pointer = settings.models_dir / "CURRENT"
     temporary = pointer.with_suffix(".tmp")
     temporary.write_text(version, encoding="utf-8")

@@ -46,6 +46,12 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["ingest", "--since", "05/04/2026"])
     assert "2026-05-04" in capsys.readouterr().err
+    # refused before Prefect starts: no failed run is recorded for a window that cannot exist
+    assert main(["ingest", "--since", "2026-05-09", "--until", "2026-05-01"]) == 2
+    assert "--since 2026-05-09 is after --until 2026-05-01" in capsys.readouterr().err
+    assert not get_settings().db_path.exists()
+    assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
+    assert "is not in the registry" in capsys.readouterr().err
 
 
 def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
