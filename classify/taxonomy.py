@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import yaml
 
 RELEVANCE_CLASSES = ("av", "context", "none")
+_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Taxonomy:
     labels: tuple[Label, ...]
     sections: dict[str, str]
     relevance: dict[str, str]
+    survey_arxiv_id: str | None = None  # the survey's own paper: never a paper it should add
 
     @cached_property
     def by_id(self) -> dict[str, Label]:
@@ -99,10 +102,15 @@ def load_taxonomy(path: Path) -> Taxonomy:
     relevance = raw.get("relevance") or {}
     if tuple(relevance) != RELEVANCE_CLASSES:
         raise ValueError(f"{path}: relevance must list {RELEVANCE_CLASSES}")
+    survey = raw.get("survey") or {}
+    survey_arxiv_id = survey.get("arxiv_id")
+    if survey_arxiv_id is not None and not _ARXIV_ID.match(str(survey_arxiv_id)):
+        raise ValueError(f"{path}: survey.arxiv_id {survey_arxiv_id!r} is not an arXiv id like 2605.04045")
     return Taxonomy(
         path=path,
-        title=raw.get("survey", {}).get("title", path.stem),
+        title=survey.get("title", path.stem),
         labels=tuple(labels),
         sections=dict(raw.get("sections") or {}),
         relevance=relevance,
+        survey_arxiv_id=str(survey_arxiv_id) if survey_arxiv_id is not None else None,
     )

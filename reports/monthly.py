@@ -70,9 +70,16 @@ def month_offset(month: date, offset: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _queries(month: date) -> dict[str, NamedQuery]:
+def _queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQuery]:
     year_ago, first, after = month_offset(month, -12), month_offset(month, -11), month_offset(month, 1)
     this = f"p.published >= DATE '{month}' AND p.published < DATE '{after}'"
+    # the survey's own paper is neither a new topic nor a paper it should add, and what it cites it has
+    not_the_survey = f"\n  AND p.arxiv_id <> '{survey_arxiv_id}'" if survey_arxiv_id else ""
+    not_cited_by_it = (
+        f"\n  AND p.arxiv_id NOT IN (SELECT cited_id FROM citations WHERE citing_id = '{survey_arxiv_id}')"
+        if survey_arxiv_id
+        else ""
+    )
     current = "(SELECT model_version FROM models WHERE is_current)"
     return {
         "headline": NamedQuery(
@@ -111,7 +118,7 @@ def _queries(month: date) -> dict[str, NamedQuery]:
             f"       date_diff('month', date_trunc('month', p.published), DATE '{month}') AS months_back\n"
             "FROM papers p JOIN classifications c ON c.arxiv_id = p.arxiv_id\n"
             f"WHERE c.model_version = {current} AND c.relevance = 'av' AND c.best_task_score < {LOW_FIT}\n"
-            f"  AND p.published >= DATE '{month_offset(month, -6)}' AND p.published < DATE '{after}'\n"
+            f"  AND p.published >= DATE '{month_offset(month, -6)}' AND p.published < DATE '{after}'{not_the_survey}\n"
             "ORDER BY p.arxiv_id",
         ),
         "candidates": NamedQuery(
@@ -121,7 +128,7 @@ def _queries(month: date) -> dict[str, NamedQuery]:
             "       (SELECT count(*) FROM citations x JOIN papers q ON q.arxiv_id = x.citing_id\n"
             f"        WHERE x.cited_id = p.arxiv_id AND q.published >= DATE '{first}') AS cited_by\n"
             f"FROM papers p JOIN paper_labels l USING (arxiv_id)\n"
-            f"WHERE {this} AND split_part(l.label, '.', 1) IN {AV_AREAS}\n"
+            f"WHERE {this} AND split_part(l.label, '.', 1) IN {AV_AREAS}{not_the_survey}{not_cited_by_it}\n"
             "ORDER BY l.label, l.score DESC",
         ),
         "model_quality": NamedQuery(
@@ -222,7 +229,7 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
     """Write the month's report into ``out_dir``; returns the path of ``report.html``."""
     month = parse_month(month_text)
     out_dir.mkdir(parents=True, exist_ok=True)
-    queries = _queries(month)
+    queries = _queries(month, taxonomy.survey_arxiv_id)
     rows = {name: warehouse.query(query.sql)[1] for name, query in queries.items()}
     months = [f"{month_offset(month, offset):%Y-%m}" for offset in range(-11, 1)]
     this, previous, year_ago = months[-1], months[-2], f"{month_offset(month, -12):%Y-%m}"
@@ -373,7 +380,8 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
         Paragraph(
             "Per subsection, this month's papers ranked by 0.5 x label score + 0.3 x centrality (cosine of the paper's "
             "TF-IDF vector to its subsection's centre this month) + 0.2 x min(1, citing papers of the last 12 months"
-            " / 3)."
+            " / 3)"
+            + ("; not the survey itself, nor a paper its full text already cites." if taxonomy.survey_arxiv_id else ".")
         ),
     )
     by_label: dict[str, list[tuple]] = defaultdict(list)

@@ -6,6 +6,7 @@ import base64
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -161,3 +162,37 @@ def test_report_renders_with_its_charts_in_a_real_browser(day_warehouse: Path, t
         check=True,
     )
     assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 50_000
+
+
+def _should_add(markdown: str) -> list[str]:
+    """The arXiv ids listed under "Papers the survey should add", in order."""
+    section = markdown.split("## Papers the survey should add", 1)[1].split("## Methods note", 1)[0]
+    return re.findall(r"https://arxiv.org/abs/([\d.]+)", section)
+
+
+def test_the_survey_never_asks_to_add_itself_or_what_it_cites(day_warehouse: Path, tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    with open_for_reading(day_warehouse) as warehouse:
+        write_report(warehouse, replace(taxonomy, survey_arxiv_id=None), "2026-05", tmp_path / "all")
+    listed = _should_add((tmp_path / "all" / "report.md").read_text())
+    assert len(set(listed)) >= 2
+    survey, cited = listed[0], next(arxiv_id for arxiv_id in listed if arxiv_id != listed[0])
+    with Warehouse(day_warehouse) as warehouse:
+        warehouse.connection.execute("INSERT INTO citations VALUES (?, ?)", [survey, cited])
+        warehouse.publish()
+    with open_for_reading(day_warehouse) as warehouse:
+        write_report(warehouse, replace(taxonomy, survey_arxiv_id=survey), "2026-05", tmp_path / "survey")
+    markdown = (tmp_path / "survey" / "report.md").read_text()
+    left = _should_add(markdown)
+    assert survey not in left and cited not in left
+    assert set(listed) - {survey, cited} <= set(left)  # the others stay (and free places may bring in more)
+    assert f"AND p.arxiv_id <> '{survey}'" in markdown  # the appendix shows the exclusion with the query
+
+
+def test_a_survey_id_that_is_not_an_arxiv_id_is_refused(tmp_path: Path) -> None:
+    source = get_settings().taxonomy_file.read_text(encoding="utf-8")
+    broken = tmp_path / "taxonomy.yaml"
+    broken.write_text(source.replace('arxiv_id: "2605.04045"', 'arxiv_id: "2605.04045\' OR 1=1"'), encoding="utf-8")
+    with pytest.raises(ValueError, match="is not an arXiv id"):
+        load_taxonomy(broken)
+    assert load_taxonomy(get_settings().taxonomy_file).survey_arxiv_id == "2605.04045"
