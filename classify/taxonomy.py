@@ -104,13 +104,14 @@ def load_taxonomy(path: Path) -> Taxonomy:
         raise ValueError(f"{path}: relevance must list {RELEVANCE_CLASSES}")
     survey = raw.get("survey") or {}
     survey_arxiv_id = survey.get("arxiv_id")
-    if survey_arxiv_id is not None and not _ARXIV_ID.match(str(survey_arxiv_id)):
-        raise ValueError(f"{path}: survey.arxiv_id {survey_arxiv_id!r} is not an arXiv id like 2605.04045")
+    # a string: YAML reads an unquoted 2605.04050 as the number 2605.0405
+    if survey_arxiv_id is not None and not (isinstance(survey_arxiv_id, str) and _ARXIV_ID.match(survey_arxiv_id)):
+        raise ValueError(f"{path}: survey.arxiv_id {survey_arxiv_id!r} is not an arXiv id in quotes ('2605.04045')")
     return Taxonomy(
         path=path,
         title=survey.get("title", path.stem),
         labels=tuple(labels),
         sections=dict(raw.get("sections") or {}),
         relevance=relevance,
-        survey_arxiv_id=str(survey_arxiv_id) if survey_arxiv_id is not None else None,
+        survey_arxiv_id=survey_arxiv_id,
     )

@@ -195,4 +195,7 @@ def test_a_survey_id_that_is_not_an_arxiv_id_is_refused(tmp_path: Path) -> None:
     broken.write_text(source.replace('arxiv_id: "2605.04045"', 'arxiv_id: "2605.04045\' OR 1=1"'), encoding="utf-8")
     with pytest.raises(ValueError, match="is not an arXiv id"):
         load_taxonomy(broken)
+    broken.write_text(source.replace('arxiv_id: "2605.04045"', "arxiv_id: 2605.04050"), encoding="utf-8")
+    with pytest.raises(ValueError, match="in quotes"):
+        load_taxonomy(broken)
     assert load_taxonomy(get_settings().taxonomy_file).survey_arxiv_id == "2605.04045"
