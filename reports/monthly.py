@@ -121,6 +121,15 @@ def _queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQuery]:
             f"  AND p.published >= DATE '{month_offset(month, -6)}' AND p.published < DATE '{after}'{not_the_survey}\n"
             "ORDER BY p.arxiv_id",
         ),
+        "fitting": NamedQuery(
+            f"This month's audio-visual papers that fit a subsection (best task score >= {LOW_FIT}): what the"
+            " emerging topics are named apart from",
+            "SELECT p.title, p.abstract\n"
+            "FROM papers p JOIN classifications c ON c.arxiv_id = p.arxiv_id\n"
+            f"WHERE c.model_version = {current} AND c.relevance = 'av' AND c.best_task_score >= {LOW_FIT}\n"
+            f"  AND {this}{not_the_survey}\n"
+            "ORDER BY p.arxiv_id",
+        ),
         "candidates": NamedQuery(
             "Candidates for the survey: this month's papers per subsection, with their score and how many papers"
             " of the last 12 months cite them",
@@ -352,15 +361,14 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
     # -- emerging topics ---------------------------------------------------------------------------------
     month_low = [(r[0], r[1], f"{r[1]}. {r[2] or ''}") for r in rows["low_fit"] if r[3] == 0]
     earlier_low = [(f"{r[1]}. {r[2] or ''}", r[1], r[3]) for r in rows["low_fit"] if r[3] > 0]
-    topics = find_topics(month_low, earlier_low)
+    topics = find_topics(month_low, earlier_low, [f"{title}. {abstract or ''}" for title, abstract in rows["fitting"]])
     document.add(
         Heading("Emerging topics"),
         Paragraph(
             f"{len(month_low)} audio-visual papers this month fit no subsection well (best subsection score under "
-            f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by their most "
-            "distinctive "
-            "terms (c-TF-IDF); 'earlier' counts similar low-fit papers of the three months before and the three before "
-            "those."
+            f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by the terms each "
+            "cluster uses far more than this month's audio-visual papers as a whole; 'earlier' counts similar "
+            "low-fit papers of the three months before and the three before those."
         ),
     )
     for topic in topics:

@@ -1,12 +1,14 @@
 """Emerging topics: audio-visual papers that fit no subsection well, clustered and named by their key terms.
 
-TF-IDF over title + abstract, k-means, and class-based TF-IDF (c-TF-IDF, as in BERTopic) to name each
-cluster by the terms that set it apart from the others. A cluster "grew" when more earlier low-fit
-papers resemble it in the last three months than in the three before.
+TF-IDF over title + abstract and k-means; each cluster is named by the terms it uses far more than the
+month's audio-visual papers as a whole (class-based TF-IDF among the clusters alone, as BERTopic names
+topics, named them by the words every audio-visual paper uses: "audio", "video", "multimodal"). A cluster
+"grew" when more earlier low-fit papers resemble it in the last three months than in the three before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +30,13 @@ class Topic:
 
 
 def find_topics(
-    month_papers: list[tuple[str, str, str]], earlier: list[tuple[str, str, int]], max_topics: int = 5
+    month_papers: list[tuple[str, str, str]],
+    earlier: list[tuple[str, str, int]],
+    reference: Sequence[str] = (),
+    max_topics: int = 5,
 ) -> list[Topic]:
-    """Cluster the month's (id, title, text); ``earlier`` holds (text, title, months_back) of earlier low-fit ones."""
+    """Cluster the month's (id, title, text); ``earlier`` holds (text, title, months_back) of earlier low-fit ones,
+    ``reference`` the texts of the month's other audio-visual papers, which the names must stand out from."""
     if len(month_papers) < 3:
         return []
     texts = [text for _, _, text in month_papers]
@@ -39,7 +45,7 @@ def find_topics(
     count = max(1, min(max_topics, len(month_papers) // 3))
     labels = KMeans(n_clusters=count, n_init=10, random_state=0).fit_predict(vectors)
     centres = normalize(np.vstack([np.asarray(vectors[labels == k].mean(axis=0)) for k in range(count)]))
-    names = _ctfidf_terms(texts, labels, count)
+    names = _distinctive_terms(texts, labels, count, list(reference))
     earlier_vectors = vectorizer.transform([text for text, _, _ in earlier]) if earlier else None
     topics = []
     for k in range(count):
@@ -57,14 +63,17 @@ def find_topics(
     return sorted(topics, key=lambda topic: len(topic.papers), reverse=True)
 
 
-def _ctfidf_terms(texts: list[str], labels: np.ndarray, count: int, top: int = 4) -> list[list[str]]:
-    """The terms that most distinguish each cluster: class-based TF-IDF over the clusters' joined texts."""
+def _distinctive_terms(
+    texts: list[str], labels: np.ndarray, count: int, reference: list[str], top: int = 4
+) -> list[list[str]]:
+    """The terms each cluster uses far more than the month's audio-visual papers as a whole: a term's share of
+    the cluster's words times the log of that share over its share of all the words, the clusters' and the
+    reference's (add-one smoothed), i.e. its part in how far the cluster's words diverge from the month's."""
     joined = [" ".join(text for text, label in zip(texts, labels, strict=True) if label == k) for k in range(count)]
     counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1)
-    frequencies = counter.fit_transform(joined).toarray().astype(float)
-    term_frequency = frequencies / np.maximum(frequencies.sum(axis=1, keepdims=True), 1)
-    average_words = frequencies.sum() / count
-    idf = np.log(1 + average_words / np.maximum(frequencies.sum(axis=0), 1))
-    scores = term_frequency * idf
+    frequencies = counter.fit_transform([*joined, " ".join(reference)]).toarray().astype(float)
+    share = frequencies[:count] / np.maximum(frequencies[:count].sum(axis=1, keepdims=True), 1)
+    overall = (frequencies.sum(axis=0) + 1) / (frequencies.sum() + frequencies.shape[1])
+    scores = share * np.log(np.maximum(share, 1e-12) / overall)
     vocabulary = counter.get_feature_names_out()
     return [[vocabulary[index] for index in np.argsort(-scores[k])[:top]] for k in range(count)]
