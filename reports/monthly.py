@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.preprocessing import normalize  # noqa: E402
 
+from classify.labels import paper_text  # noqa: E402
 from classify.taxonomy import Taxonomy, is_task_label  # noqa: E402
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown  # noqa: E402
 from reports.topics import find_topics  # noqa: E402
@@ -359,9 +360,9 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
         document.add(Paragraph("No dataset, benchmark or metric was named for the first time this month."))
 
     # -- emerging topics ---------------------------------------------------------------------------------
-    month_low = [(r[0], r[1], f"{r[1]}. {r[2] or ''}") for r in rows["low_fit"] if r[3] == 0]
-    earlier_low = [(f"{r[1]}. {r[2] or ''}", r[1], r[3]) for r in rows["low_fit"] if r[3] > 0]
-    topics = find_topics(month_low, earlier_low, [f"{title}. {abstract or ''}" for title, abstract in rows["fitting"]])
+    month_low = [(r[0], r[1], paper_text(r[1], r[2])) for r in rows["low_fit"] if r[3] == 0]
+    earlier_low = [(paper_text(r[1], r[2]), r[1], r[3]) for r in rows["low_fit"] if r[3] > 0]
+    topics = find_topics(month_low, earlier_low, [paper_text(title, abstract) for title, abstract in rows["fitting"]])
     document.add(
         Heading("Emerging topics"),
         Paragraph(
@@ -397,7 +398,7 @@ def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_
         by_label[label].append((arxiv_id, title, abstract, score, cited_by))
     for label in [label.id for label in taxonomy.labels if label.id in by_label]:
         candidates = by_label[label]
-        texts = [f"{title}. {abstract or ''}" for _, title, abstract, _, _ in candidates]
+        texts = [paper_text(title, abstract) for _, title, abstract, _, _ in candidates]
         vectors = TfidfVectorizer(stop_words="english").fit_transform(texts)
         centre = normalize(np.asarray(vectors.mean(axis=0)))
         centrality = np.asarray(normalize(vectors) @ centre.T).ravel()
