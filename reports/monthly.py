@@ -74,13 +74,12 @@ def month_offset(month: date, offset: int) -> date:
 def _queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQuery]:
     year_ago, first, after = month_offset(month, -12), month_offset(month, -11), month_offset(month, 1)
     this = f"p.published >= DATE '{month}' AND p.published < DATE '{after}'"
-    # the survey's own paper is neither a new topic nor a paper it should add, and what it cites it has
-    not_the_survey = f"\n  AND p.arxiv_id <> '{survey_arxiv_id}'" if survey_arxiv_id else ""
-    not_cited_by_it = (
-        f"\n  AND p.arxiv_id NOT IN (SELECT cited_id FROM citations WHERE citing_id = '{survey_arxiv_id}')"
-        if survey_arxiv_id
-        else ""
-    )
+    not_the_survey = not_cited_by_it = ""
+    if survey_arxiv_id:  # the survey's own paper is neither a new topic nor one it should add; what it cites it has
+        not_the_survey = f"\n  AND p.arxiv_id <> '{survey_arxiv_id}'"
+        not_cited_by_it = (
+            f"\n  AND p.arxiv_id NOT IN (SELECT cited_id FROM citations WHERE citing_id = '{survey_arxiv_id}')"
+        )
     current = "(SELECT model_version FROM models WHERE is_current)"
     return {
         "headline": NamedQuery(

@@ -45,7 +45,7 @@ def find_topics(
     count = max(1, min(max_topics, len(month_papers) // 3))
     labels = KMeans(n_clusters=count, n_init=10, random_state=0).fit_predict(vectors)
     centres = normalize(np.vstack([np.asarray(vectors[labels == k].mean(axis=0)) for k in range(count)]))
-    names = _distinctive_terms(texts, labels, count, list(reference))
+    names = _distinctive_terms(texts, labels, count, reference)
     earlier_vectors = vectorizer.transform([text for text, _, _ in earlier]) if earlier else None
     topics = []
     for k in range(count):
@@ -64,7 +64,7 @@ def find_topics(
 
 
 def _distinctive_terms(
-    texts: list[str], labels: np.ndarray, count: int, reference: list[str], top: int = 4
+    texts: list[str], labels: np.ndarray, count: int, reference: Sequence[str], top: int = 4
 ) -> list[list[str]]:
     """The terms each cluster uses far more than the month's audio-visual papers as a whole: a term's share of
     the cluster's words times the log of that share over its share of all the words, the clusters' and the
