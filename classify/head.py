@@ -1,64 +1,131 @@
 """The default classifier: one multi-task torch head over sentence embeddings, on CUDA when there is one.
 
 A single small network answers every question at once: three relevance logits (``av`` / ``context`` /
-``none``) and one logit per taxonomy label. Training all labels jointly is cheap enough to repeat
-per fold, which makes honest out-of-fold estimates affordable:
+``none``) and one logit per taxonomy label. It trains in one pass: the fold models (one per fold, each
+without its fold's papers) and the final model learn side by side, and the fold models' out-of-fold
+scores both choose the final model's decisions and measure it (each fold's papers scored with decisions
+chosen on the other folds), so measuring costs nothing beyond training:
 
-* each label's score blends the network's with the labels of the ten nearest labeled texts (weight
-  0.5: measured +0.04 technique macro-F1 in 5-fold cross-validation, sections unchanged);
+* each label's score blends the network's with the labels of the ten nearest labeled texts (weight 0.5);
 * each label's threshold is the one that maximises its F1 on out-of-fold (blended) scores;
 * a TF-IDF + logistic regression scorer (:class:`WordScorer`) is blended in, half and half: words keep
-  the exact terms embeddings blur (measured in 5-fold cross-validation: relevance F1 0.874 -> 0.901,
-  section macro-F1 0.564 -> 0.585, subsection 0.467 -> 0.518);
+  the exact terms embeddings blur;
 * the blended relevance probabilities are calibrated by temperature scaling on out-of-fold
   probabilities, so a 0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
 * a words-only screen (:mod:`classify.screen`) answers ``none`` first for plainly unrelated texts, which
   are then never embedded;
-* predictions go through :func:`classify.model.consistent_labels`, so a subsection implies its
-  section and ``none`` carries no label.
+* predictions go through :func:`classify.model.build_prediction`, so a subsection implies its section
+  and ``none`` carries no label.
 
 Training papers may carry a weight (a judged paper read with low confidence, a row a curated list
-flags as weak counts less); both views of a paper (title + abstract, title only) share a fold.
+flags as weak counts less); both views of a paper (title + abstract, title only) share a fold. What
+each part adds is measured in docs/classifier.md.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import compress
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from classify.embed import Embedder, resolve_device
-from classify.labels import LabeledPaper, paper_text
+from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import (
     MIN_POSITIVES,
     Prediction,
     _best_threshold,
-    _folds,
-    consistent_labels,
-    task_label_margin,
+    build_prediction,
+    screened_out,
     training_views,
 )
-from classify.screen import RelevanceScreen, Screening
-from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label
+from classify.screen import RelevanceScreen, Screening, screen_threshold_for
+from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
 
 logger = logging.getLogger(__name__)
 
 
-def paper_weight(paper: LabeledPaper) -> float:
-    """How much a labeled paper counts in training: less when its label is uncertain or its list noisy."""
-    weight = 0.5 if paper.confidence == "low" else 1.0
+def paper_weight(paper: LabeledPaper, low_confidence: float = 0.5, stream: float = 1.0) -> float:
+    """How much a labeled paper counts in training: ``low_confidence`` times as much when its label is
+    uncertain, half when its list doubts it, ``stream`` times as much when it is a judged stream paper."""
+    weight = low_confidence if paper.confidence == "low" else 1.0
     if paper.doubted_by_its_list:
         weight *= 0.5
-    return weight
+    return weight * stream if paper.source == JUDGED_SOURCE else weight
 
 
-def relevance_weight(paper: LabeledPaper) -> float:
+def relevance_weight(paper: LabeledPaper, low_confidence: float = 0.5, stream: float = 1.0) -> float:
     """How much a labeled paper counts in learning relevance: nothing when its relevance is not known."""
-    return paper_weight(paper) if paper.relevance_known else 0.0
+    return paper_weight(paper, low_confidence, stream) if paper.relevance_known else 0.0
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """What a fit's fold models said of the views they did not learn from, one row per training view: the
+    thresholds, the temperature and the screen's threshold are chosen on it, and cross-validation reads it."""
+
+    relevance: np.ndarray  # blended relevance probabilities, before the temperature
+    label_scores: np.ndarray  # blended label scores
+    screen: np.ndarray | None  # the screen's relevance probability (None: no screen)
+    fold: np.ndarray  # the fold of each view; -1 for views every model learns from (the taxonomy's examples)
+    relevance_class: np.ndarray  # gold relevance, as an index of RELEVANCE_CLASSES
+    known: np.ndarray  # whether the view's relevance is known (a technique's example: no)
+    targets: np.ndarray  # gold labels, one column per trained label
+    with_abstract: np.ndarray  # the view is a paper's title and abstract
+    first_view: np.ndarray  # the view is a paper's first (title and abstract when it has one): the one scored
+    stream: np.ndarray  # the view is a judged stream paper's: what the nightly job meets
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What turns scores into a prediction, chosen on out-of-fold scores: each label's threshold, the
+    temperature of the relevance probabilities, the screen's threshold (and the share of relevant papers it
+    loses), and the probability of ``av`` above which a paper is audio-visual (None: the likeliest class)."""
+
+    thresholds: dict[str, float]
+    temperature: float
+    screen_threshold: float = 0.0
+    screen_loss: float = 0.0
+    av_threshold: float | None = None
+
+    def relevance(self, probabilities: np.ndarray) -> int:
+        """The relevance class (an index of RELEVANCE_CLASSES) of calibrated probabilities."""
+        if self.av_threshold is None:
+            return int(np.argmax(probabilities))
+        if probabilities[AV] >= self.av_threshold:
+            return AV
+        return max((CONTEXT, NONE), key=lambda index: probabilities[index])
+
+
+AV, CONTEXT, NONE = (RELEVANCE_CLASSES.index(name) for name in ("av", "context", "none"))
+_AV_THRESHOLD_GRID = np.round(np.arange(0.2, 0.81, 0.025), 3)
+
+
+def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int) -> np.ndarray:
+    """The fold of every view: stratified by relevance over the first ``papers`` groups (both views of a paper
+    share its fold); the views of later groups (examples) get -1, for every model learns from them."""
+    unique_groups, first_index = np.unique(groups, return_index=True)
+    scored = unique_groups < papers
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    fold_of_group = np.full(len(unique_groups), -1)
+    scored_groups = unique_groups[scored]
+    for fold, (_, test) in enumerate(splitter.split(scored_groups, relevance[first_index][scored])):
+        fold_of_group[scored_groups[test]] = fold
+    return fold_of_group[np.searchsorted(unique_groups, groups)]
+
+
+def _first_view_mask(groups: np.ndarray) -> np.ndarray:
+    mask = np.zeros(len(groups), dtype=bool)
+    mask[np.unique(groups, return_index=True)[1]] = True
+    return mask
 
 
 class WordScorer:
@@ -68,34 +135,47 @@ class WordScorer:
     "talking head"); words keep them. Blended with the network's probabilities.
     """
 
-    def __init__(self) -> None:
-        self.vectorizer = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True, stop_words="english"
-        )
-        self.relevance_model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000)
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vectorizer = vectorizer
+        # the tolerances stop where the scores stop moving (docs/classifier.md, "Training time")
+        self.relevance_model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000, tol=1e-3)
         self.label_models: list[LogisticRegression | None] = []
 
-    def fit(
-        self,
+    @classmethod
+    def fit_members(
+        cls,
         texts: Sequence[str],
         relevance: np.ndarray,
         targets: np.ndarray,
         weights: np.ndarray,
         relevance_weights: np.ndarray,
-    ) -> WordScorer:
-        """Fit on the training views (``relevance_weights`` for the relevance model, ``weights`` for the labels');
-        a label without positives here scores 0."""
-        words = self.vectorizer.fit_transform(texts)
-        self.relevance_model.fit(words, relevance, sample_weight=relevance_weights)
-        self.label_models = [
-            LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear").fit(
-                words, targets[:, column], sample_weight=weights
-            )
-            if 0 < targets[:, column].sum() < len(targets)
-            else None
-            for column in range(targets.shape[1])
-        ]
-        return self
+        membership: np.ndarray,
+    ) -> list[WordScorer]:
+        """One scorer per row of ``membership`` (the views it learns from), sharing one vocabulary: a
+        vocabulary and its IDF read no label, so one fitted on every text serves them all. A label without
+        positives among a scorer's views scores 0 there. The scorers fit in parallel threads (liblinear and
+        lbfgs release the GIL)."""
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True, stop_words="english"
+        )
+        words = vectorizer.fit_transform(texts)
+
+        def fit_member(member: np.ndarray) -> WordScorer:
+            scorer = cls(vectorizer)
+            rows = np.flatnonzero(member)
+            scorer.relevance_model.fit(words[rows], relevance[rows], sample_weight=relevance_weights[rows])
+            scorer.label_models = [
+                LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear", tol=1e-2).fit(
+                    words[rows], targets[rows, column], sample_weight=weights[rows]
+                )
+                if 0 < targets[rows, column].sum() < len(rows)
+                else None
+                for column in range(targets.shape[1])
+            ]
+            return scorer
+
+        with ThreadPoolExecutor(max_workers=min(len(membership), os.cpu_count() or 1)) as pool:
+            return list(pool.map(fit_member, membership))
 
     def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(relevance probabilities in RELEVANCE_CLASSES order, label probabilities)."""
@@ -112,8 +192,8 @@ class WordScorer:
 class TorchHeadClassifier:
     """A multi-task MLP over embeddings with out-of-fold thresholds and a calibrated relevance.
 
-    80 epochs rather than 40: on three fold seeds, relevance F1 +0.010 and section macro-F1 +0.015 on
-    average, for 1.4 times the training time; 120 gained nothing more on seed 0 (docs/classifier.md).
+    Batches of 256 at a learning rate of 3e-3 for 40 epochs: the figures of 64 at 1e-3 for 80 epochs in a
+    quarter of the arithmetic, which is most of the training time (docs/classifier.md, "Training time").
     """
 
     kind = "embedding-mlp"
@@ -125,13 +205,18 @@ class TorchHeadClassifier:
         version: str = "untrained",
         device: str = "auto",
         hidden: int = 512,
-        epochs: int = 80,
-        batch_size: int = 64,
+        epochs: int = 40,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
         seed: int = 0,
         neighbour_weight: float = 0.5,
         neighbours: int = 10,
         word_weight: float = 0.5,
         screen_max_loss: float = 0.0,
+        folds: int = 5,
+        stream_av_threshold: bool = False,
+        low_confidence_weight: float = 0.5,
+        stream_weight: float = 1.0,
     ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -141,6 +226,7 @@ class TorchHeadClassifier:
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.neighbour_weight = neighbour_weight
         self.neighbours = neighbours
         self.word_weight = word_weight
@@ -154,20 +240,35 @@ class TorchHeadClassifier:
         self.thresholds: dict[str, float] = {}
         self.temperature = 1.0
         self.state: dict | None = None  # the trained network's weights, on the CPU
+        self.folds = folds
+        self.stream_av_threshold = stream_av_threshold
+        self.low_confidence_weight = low_confidence_weight
+        self.stream_weight = stream_weight
+        self.av_threshold: float | None = None
         self._network = None
+        self._out_of_fold: OutOfFold | None = None  # kept in memory for cross-validation, never pickled
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["embedder"] = None  # reattached on load, never pickled
         state["_network"] = None  # rebuilt from ``state`` on the device at hand
+        state["_out_of_fold"] = None
         return state
 
-    def fit(self, papers: Sequence[LabeledPaper], background: Sequence[str] = ()) -> TorchHeadClassifier:
-        """Train on labeled papers: out-of-fold thresholds and temperature first, then the final network.
+    def fit(
+        self,
+        papers: Sequence[LabeledPaper],
+        background: Sequence[str] = (),
+        examples: Sequence[LabeledPaper] = (),
+    ) -> TorchHeadClassifier:
+        """Train on labeled papers in one pass: ``folds`` fold models and the final model learn together, the
+        fold models' out-of-fold scores choose the thresholds, the temperature and the screen's threshold,
+        and they are kept for :meth:`cross_validated_predictions`.
 
-        ``background``: unlabeled texts presumed unrelated, for the screen (none: no screen).
+        ``background``: unlabeled texts presumed unrelated, for the screen (none: no screen). ``examples``:
+        texts that are always trained on and never scored out of fold (the taxonomy's own words).
         """
-        texts, owners, groups = training_views(papers)
+        texts, owners, groups = training_views([*papers, *examples])
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
         first_views = np.unique(groups, return_index=True)[1]
@@ -176,76 +277,149 @@ class TorchHeadClassifier:
             for label in self.taxonomy.label_ids
             if sum(label in owners[index].labels for index in first_views) >= MIN_POSITIVES
         ]
-        targets = np.array([[label in paper.labels for label in self.label_ids] for paper in owners], dtype=np.float32)
-        weights = np.array([paper_weight(paper) for paper in owners], dtype=np.float32)
-        relevance_weights = np.array([relevance_weight(paper) for paper in owners], dtype=np.float32)
-        known = relevance_weights > 0
+        targets, weights, relevance_weights = self._targets_and_weights(owners)
+        class_counts = np.bincount(relevance[first_views][: len(papers)])
+        smallest_class = class_counts[class_counts > 0].min()
+        self.folds = min(self.folds, max(2, int(smallest_class)))  # every fold holds every class
+        fold_of = view_folds(relevance, groups, len(papers), self.folds)
+        membership = np.stack([fold_of != fold for fold in range(self.folds)] + [np.ones(len(texts), dtype=bool)])
+        unrelated = RELEVANCE_CLASSES.index("none")
 
+        states = self._train_members(features, relevance, targets, weights, relevance_weights, membership)
         out_of_fold_logits = np.zeros((len(texts), len(RELEVANCE_CLASSES)), dtype=np.float32)
         out_of_fold_scores = np.zeros_like(targets)
-        out_of_fold_words = [np.zeros((len(texts), len(RELEVANCE_CLASSES))), np.zeros_like(targets)]
-        text_array = np.array(texts, dtype=object)
-        folds = _folds(relevance, groups)
-        unrelated = RELEVANCE_CLASSES.index("none")
-        if self.screen_max_loss and len(background):
-            self.screen = RelevanceScreen(self.screen_max_loss)
-            out_of_fold_screen = self.screen.fit(texts, relevance != unrelated, folds, background)
-        for train_index, test_index in folds:
-            network = self._train(
-                features[train_index],
-                relevance[train_index],
-                targets[train_index],
-                weights[train_index],
-                relevance_weights[train_index],
-            )
-            logits, scores = self._forward(network, features[test_index])
-            out_of_fold_scores[test_index] = self._blend(
-                scores, features[test_index], (features[train_index], targets[train_index])
-            )
-            out_of_fold_logits[test_index] = logits
-            if self.word_weight:
-                words = WordScorer().fit(
-                    text_array[train_index],
-                    relevance[train_index],
-                    targets[train_index],
-                    weights[train_index],
-                    relevance_weights[train_index],
-                )
-                out_of_fold_words[0][test_index], out_of_fold_words[1][test_index] = words.scores(
-                    text_array[test_index]
-                )
+        for fold, state in enumerate(states[:-1]):
+            test = fold_of == fold
+            logits, scores = self._forward(self._network_from(state), features[test])
+            memory = (features[membership[fold]], targets[membership[fold]])
+            out_of_fold_scores[test] = self._blend(scores, features[test], memory)
+            out_of_fold_logits[test] = logits
         out_of_fold_relevance = _softmax(out_of_fold_logits)
         if self.word_weight:
-            out_of_fold_scores = _mix(out_of_fold_scores, out_of_fold_words[1], self.word_weight)
-            out_of_fold_relevance = _mix(out_of_fold_relevance, out_of_fold_words[0], self.word_weight)
-            self.words = WordScorer().fit(texts, relevance, targets, weights, relevance_weights)
-        # calibrate what is decided on: the blended probabilities, sharpened or softened as one
-        self.temperature = fit_temperature(np.log(out_of_fold_relevance[known] + 1e-9), relevance[known])
+            scorers = WordScorer.fit_members(texts, relevance, targets, weights, relevance_weights, membership)
+            for fold, scorer in enumerate(scorers[:-1]):
+                test = fold_of == fold
+                word_relevance, word_labels = scorer.scores(list(compress(texts, test)))
+                out_of_fold_relevance[test] = _mix(out_of_fold_relevance[test], word_relevance, self.word_weight)
+                out_of_fold_scores[test] = _mix(out_of_fold_scores[test], word_labels, self.word_weight)
+            self.words = scorers[-1]
+        out_of_fold_screen = None
+        if self.screen_max_loss and len(background):
+            self.screen = RelevanceScreen(self.screen_max_loss)
+            folds = [
+                (np.flatnonzero(member), np.flatnonzero(fold_of == fold)) for fold, member in enumerate(membership)
+            ]
+            out_of_fold_screen = self.screen.fit(texts, relevance != unrelated, folds[:-1], background)
+        with_abstract = np.array([paper.has_abstract for paper in owners]) & _first_view_mask(groups)
+        self._out_of_fold = OutOfFold(
+            relevance=out_of_fold_relevance,
+            label_scores=out_of_fold_scores,
+            screen=out_of_fold_screen,
+            fold=fold_of,
+            relevance_class=relevance,
+            known=relevance_weights > 0,
+            targets=targets.astype(bool),
+            with_abstract=with_abstract,
+            first_view=_first_view_mask(groups),
+            stream=np.array([paper.source == JUDGED_SOURCE for paper in owners]),
+        )
+        decisions = self._choices(fold_of >= 0)
+        self.thresholds, self.temperature, self.av_threshold = (
+            decisions.thresholds,
+            decisions.temperature,
+            decisions.av_threshold,
+        )
         if self.screen is not None:
-            # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
-            title_only = [paper_text(paper.title, None) for paper in owners]
-            with_abstract = np.array([text != title for text, title in zip(texts, title_only, strict=True)])
-            found = (
-                known & (relevance != unrelated) & (out_of_fold_relevance.argmax(axis=1) != unrelated) & with_abstract
-            )
-            self.screen.choose_threshold(out_of_fold_screen[found])
-        self.thresholds = {
-            label: _best_threshold(targets[:, column].astype(bool), out_of_fold_scores[:, column])
-            for column, label in enumerate(self.label_ids)
-        }
-        network = self._train(features, relevance, targets, weights, relevance_weights)
+            self.screen.set_threshold(decisions.screen_threshold, decisions.screen_loss)
+        self.state = states[-1]
+        self._network = None
         if self.neighbour_weight:
             self.memory, self.memory_papers = (features, targets), list(owners)
-        self.state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
-        self._network = network
         logger.info(
-            "trained the head for %d labels on %d papers (%d views), temperature %.2f",
+            "trained the head for %d labels on %d papers and %d examples (%d views, %d folds), temperature %.2f",
             len(self.label_ids),
             len(papers),
+            len(examples),
             len(texts),
+            self.folds,
             self.temperature,
         )
         return self
+
+    def _targets_and_weights(self, owners: Sequence[LabeledPaper]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per view: its label targets (one column per trained label), its weight and its relevance weight."""
+        targets = np.array([[label in paper.labels for label in self.label_ids] for paper in owners], dtype=np.float32)
+        weighing = (self.low_confidence_weight, self.stream_weight)
+        weights = np.array([paper_weight(paper, *weighing) for paper in owners], dtype=np.float32)
+        relevance_weights = np.array([relevance_weight(paper, *weighing) for paper in owners], dtype=np.float32)
+        return targets, weights, relevance_weights
+
+    def refit(self, papers: Sequence[LabeledPaper], examples: Sequence[LabeledPaper] = ()) -> TorchHeadClassifier:
+        """A quick retrain on new labels (an analyst's decisions on top of the old ones): the final network and
+        word models learn from ``papers`` again, while the decisions chosen out of fold (thresholds,
+        temperature, the screen) stay this model's. For labels that barely changed; ``fit`` chooses afresh.
+        Returns a new classifier; this one is unchanged."""
+        if self.state is None:
+            raise RuntimeError("the classifier is not trained")
+        retrained = copy.copy(self)
+        texts, owners, _ = training_views([*papers, *examples])
+        features = self.embedder.encode(texts)
+        relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
+        targets, weights, relevance_weights = retrained._targets_and_weights(owners)
+        everything = np.ones((1, len(texts)), dtype=bool)
+        [retrained.state] = retrained._train_members(
+            features, relevance, targets, weights, relevance_weights, everything
+        )
+        if self.words is not None:
+            [retrained.words] = WordScorer.fit_members(
+                texts, relevance, targets, weights, relevance_weights, everything
+            )
+        if self.neighbour_weight:
+            retrained.memory, retrained.memory_papers = (features, targets), list(owners)
+        retrained._network, retrained._out_of_fold = None, None
+        logger.info("retrained the head on %d papers, keeping the decisions of %s", len(papers), self.version)
+        return retrained
+
+    def _choices(self, chosen_on: np.ndarray) -> Decisions:
+        """The decisions chosen on the out-of-fold scores of the views ``chosen_on`` selects."""
+        oof = self._out_of_fold
+        thresholds = {
+            label: _best_threshold(oof.targets[chosen_on, column], oof.label_scores[chosen_on, column])
+            for column, label in enumerate(self.label_ids)
+        }
+        known = chosen_on & oof.known
+        # calibrate what is decided on: the blended probabilities, sharpened or softened as one
+        temperature = fit_temperature(np.log(oof.relevance[known] + 1e-9), oof.relevance_class[known])
+        av_threshold = None
+        if self.stream_av_threshold:
+            stream = known & oof.stream & oof.first_view
+            calibrated = _softmax(np.log(oof.relevance[stream] + 1e-9) / temperature)
+            av_threshold = _best_threshold(oof.relevance_class[stream] == AV, calibrated[:, AV], _AV_THRESHOLD_GRID)
+        screen_threshold = (0.0, 0.0)
+        if self.screen is not None and oof.screen is not None:
+            # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
+            found = known & (oof.relevance_class != NONE) & (oof.relevance.argmax(axis=1) != NONE) & oof.with_abstract
+            screen_threshold = screen_threshold_for(oof.screen[found], self.screen_max_loss)
+        return Decisions(thresholds, temperature, *screen_threshold, av_threshold)
+
+    def cross_validated_predictions(self) -> list[Prediction]:
+        """The out-of-fold prediction of every paper :meth:`fit` was given (in its order, from its title and
+        abstract): each fold's papers scored by the models trained without them, with the decisions chosen
+        on the other folds' out-of-fold scores, as a separate training would have chosen them."""
+        oof = self._out_of_fold
+        if oof is None:
+            raise RuntimeError("the classifier was not fitted in this process")
+        rows = np.flatnonzero(oof.first_view & (oof.fold >= 0))
+        predictions: dict[int, Prediction] = {}
+        for fold in range(self.folds):
+            decisions = self._choices((oof.fold >= 0) & (oof.fold != fold))
+            for row in rows[oof.fold[rows] == fold]:
+                if oof.screen is not None and oof.screen[row] < decisions.screen_threshold:
+                    predictions[row] = screened_out(1.0 - float(oof.screen[row]))
+                    continue
+                relevance = _softmax(np.log(oof.relevance[row : row + 1] + 1e-9) / decisions.temperature)[0]
+                predictions[row] = self._prediction(relevance, oof.label_scores[row], decisions)
+        return [predictions[row] for row in rows]
 
     def _build(self, dimensions: int):  # noqa: ANN202 - torch is imported lazily
         import torch
@@ -259,58 +433,102 @@ class TorchHeadClassifier:
             torch.nn.Linear(self.hidden, len(RELEVANCE_CLASSES) + len(self.label_ids)),
         ).to(resolve_device(self.device))
 
-    def _train(  # noqa: ANN202 - torch is imported lazily
+    def _network_from(self, state: dict):  # noqa: ANN202 - torch is imported lazily
+        network = self._build(int(state["1.weight"].shape[1]))
+        network.load_state_dict(state)
+        network.eval()
+        return network
+
+    def _train_members(
         self,
         features: np.ndarray,
         relevance: np.ndarray,
         targets: np.ndarray,
         weights: np.ndarray,
         relevance_weights: np.ndarray,
-    ):
+        membership: np.ndarray,
+    ) -> list[dict]:
+        """Train one network per row of ``membership`` (which views it learns from), all in the same steps:
+        the networks are stacked into batched matrix products, so the fold models cost little more than one
+        network's worth of steps. Each member starts from the same initial weights and sees only its own views'
+        losses, as if trained alone (the input's dropout mask is shared, the hidden layer's is each one's own).
+        Returns each member's weights in the layout of :meth:`_build`'s network, on the CPU."""
         import torch
 
         device = resolve_device(self.device)
-        network = self._build(features.shape[1])
+        members = len(membership)
+        templates = [self._build(features.shape[1]) for _ in range(members)]
+
+        def stacked(layer: int, part: str, transpose: bool) -> torch.nn.Parameter:
+            tensors = [getattr(template[layer], part).detach() for template in templates]
+            tensors = [tensor.T if transpose else tensor.unsqueeze(0) for tensor in tensors]
+            return torch.nn.Parameter(torch.stack(tensors).contiguous())
+
+        # the first layers side by side, one wide matrix: every member reads the same batch, so one large product
+        # does what ``members`` small ones would (and the CPU runs large products near its peak)
+        first_weight = torch.nn.Parameter(torch.cat([template[1].weight.detach().T for template in templates], 1))
+        first_bias = torch.nn.Parameter(torch.cat([template[1].bias.detach() for template in templates]))
+        second_weight, second_bias = stacked(4, "weight", True), stacked(4, "bias", False)
         inputs = torch.as_tensor(features, device=device)
         relevance_targets = torch.as_tensor(relevance, device=device)
         label_targets = torch.as_tensor(targets, device=device)
         sample_weights = torch.as_tensor(weights, device=device)
         relevance_sample_weights = torch.as_tensor(relevance_weights, device=device)
-        # balanced classes, as scikit-learn's class_weight="balanced" would weigh them
-        counts = np.bincount(relevance, minlength=len(RELEVANCE_CLASSES)).astype(np.float32)
-        class_weights = torch.as_tensor(len(relevance) / (len(counts) * np.maximum(counts, 1)), device=device)
-        positives = targets.sum(axis=0)
-        positive_weights = torch.as_tensor(
-            np.sqrt((len(targets) - positives) / np.maximum(positives, 1)), device=device
-        )
-        # fused: one kernel per step instead of one per tensor; a step's own cost is most of this small
-        # network's training time on a CPU (docs/classifier.md, "How long the head trains")
-        optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3, weight_decay=1e-2, fused=True)
+        member_views = torch.as_tensor(membership, dtype=torch.float32, device=device)
+        # per member, balanced classes as scikit-learn's class_weight="balanced" would weigh them, and
+        # positive labels weighed up by the square root of their rarity
+        class_weights, positive_weights = [], []
+        for member in membership:
+            counts = np.bincount(relevance[member], minlength=len(RELEVANCE_CLASSES)).astype(np.float32)
+            class_weights.append(member.sum() / (len(counts) * np.maximum(counts, 1)))
+            positives = targets[member].sum(axis=0)
+            positive_weights.append(np.sqrt((member.sum() - positives) / np.maximum(positives, 1)))
+        class_weights_t = torch.as_tensor(np.array(class_weights, dtype=np.float32), device=device)
+        positive_weights_t = torch.as_tensor(np.array(positive_weights, dtype=np.float32), device=device)[:, None, :]
+        parameters = [first_weight, first_bias, second_weight, second_bias]
+        # fused: one kernel per step instead of one per tensor
+        optimizer = torch.optim.AdamW(parameters, lr=self.learning_rate, weight_decay=1e-2, fused=True)
         generator = torch.Generator(device="cpu").manual_seed(self.seed)
-        network.train()
+        classes = len(RELEVANCE_CLASSES)
         for _ in range(self.epochs):
             for batch in torch.randperm(len(features), generator=generator).split(self.batch_size):
                 batch = batch.to(device)
                 optimizer.zero_grad()
-                outputs = network(inputs[batch])
-                relevance_loss = torch.nn.functional.cross_entropy(
-                    outputs[:, : len(RELEVANCE_CLASSES)],
-                    relevance_targets[batch],
-                    weight=class_weights,
-                    reduction="none",
+                hidden = torch.addmm(first_bias, torch.nn.functional.dropout(inputs[batch], 0.1), first_weight)
+                hidden = torch.nn.functional.dropout(torch.nn.functional.gelu(hidden), 0.3)
+                hidden = hidden.view(len(batch), members, self.hidden).transpose(0, 1)
+                outputs = torch.baddbmm(second_bias, hidden, second_weight)
+                log_probabilities = torch.log_softmax(outputs[..., :classes], dim=-1)
+                batch_classes = relevance_targets[batch]
+                relevance_loss = (
+                    -log_probabilities.gather(-1, batch_classes.expand(members, -1).unsqueeze(-1)).squeeze(-1)
+                    * class_weights_t[:, batch_classes]
                 )
                 label_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    outputs[:, len(RELEVANCE_CLASSES) :],
-                    label_targets[batch],
-                    pos_weight=positive_weights,
+                    outputs[..., classes:],
+                    label_targets[batch].expand(members, -1, -1),
+                    pos_weight=positive_weights_t,
                     reduction="none",
-                ).sum(dim=1)
-                weighted = relevance_loss * relevance_sample_weights[batch] + label_loss * sample_weights[batch]
-                loss = weighted.sum() / sample_weights[batch].sum()
+                ).sum(dim=-1)
+                views = member_views[:, batch]
+                weighted = (
+                    relevance_loss * relevance_sample_weights[batch] + label_loss * sample_weights[batch]
+                ) * views
+                loss = (weighted.sum(dim=1) / (sample_weights[batch] * views).sum(dim=1).clamp(min=1e-6)).sum()
                 loss.backward()
                 optimizer.step()
-        network.eval()
-        return network
+        return [
+            {
+                "1.weight": first_weight[:, member * self.hidden : (member + 1) * self.hidden]
+                .detach()
+                .T.contiguous()
+                .cpu(),
+                "1.bias": first_bias[member * self.hidden : (member + 1) * self.hidden].detach().cpu(),
+                "4.weight": second_weight[member].detach().T.contiguous().cpu(),
+                "4.bias": second_bias[member, 0].detach().cpu(),
+            }
+            for member in range(members)
+        ]
 
     def _forward(self, network, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
         """(relevance logits, label probabilities) of embedded texts."""
@@ -355,10 +573,7 @@ class TorchHeadClassifier:
         if self.state is None:
             raise RuntimeError("the classifier is not trained")
         if self._network is None:
-            network = self._build(self.input_dimensions())
-            network.load_state_dict(self.state)
-            network.eval()
-            self._network = network
+            self._network = self._network_from(self.state)
         return self._network
 
     def scores(self, features: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -398,7 +613,7 @@ class TorchHeadClassifier:
         screening = screening or self.screening(texts)
         predictions: list[Prediction | None] = [None] * len(texts)
         for row in np.flatnonzero(~screening.kept):
-            predictions[row] = Prediction("none", float(screening.unrelated[row]), {}, 0.0)
+            predictions[row] = screened_out(float(screening.unrelated[row]))
         rows = np.flatnonzero(screening.kept)
         if len(rows):
             probabilities, label_scores = self.scores(features[rows], [texts[row] for row in rows])
@@ -406,18 +621,17 @@ class TorchHeadClassifier:
                 predictions[row] = self._prediction(relevance_row, label_row)
         return [prediction for prediction in predictions if prediction is not None]
 
-    def _prediction(self, relevance_row: np.ndarray, label_row: np.ndarray) -> Prediction:
-        best = int(np.argmax(relevance_row))
-        relevance = RELEVANCE_CLASSES[best]
+    def decisions(self) -> Decisions:
+        """The decisions this model was trained with."""
+        return Decisions(self.thresholds, self.temperature, av_threshold=getattr(self, "av_threshold", None))
+
+    def _prediction(
+        self, relevance_row: np.ndarray, label_row: np.ndarray, decisions: Decisions | None = None
+    ) -> Prediction:
+        decisions = decisions or self.decisions()
+        best = decisions.relevance(relevance_row)
         scores = {label: float(value) for label, value in zip(self.label_ids, label_row, strict=True)}
-        return Prediction(
-            relevance=relevance,
-            relevance_score=float(relevance_row[best]),
-            labels=consistent_labels(relevance, scores, self.thresholds),
-            best_task_score=max((s for label, s in scores.items() if is_task_label(label)), default=0.0),
-            label_scores=scores,
-            label_margin=task_label_margin(relevance, scores, self.thresholds),
-        )
+        return build_prediction(RELEVANCE_CLASSES[best], float(relevance_row[best]), scores, decisions.thresholds)
 
 
 def _mix(own: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:

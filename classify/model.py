@@ -90,6 +90,26 @@ class WithoutScreenOrMemory:
         return []
 
 
+def build_prediction(
+    relevance: str, relevance_score: float, scores: dict[str, float], thresholds: dict[str, float]
+) -> Prediction:
+    """The one way a classifier turns a relevance decision and every label's score into a :class:`Prediction`:
+    labels consistent with the relevance, the best task score and the margin to the thresholds."""
+    return Prediction(
+        relevance=relevance,
+        relevance_score=relevance_score,
+        labels=consistent_labels(relevance, scores, thresholds),
+        best_task_score=max((score for label, score in scores.items() if is_task_label(label)), default=0.0),
+        label_scores=scores,
+        label_margin=task_label_margin(relevance, scores, thresholds),
+    )
+
+
+def screened_out(unrelated: float) -> Prediction:
+    """The prediction for a text the words-only screen turned away: ``none``, scored by the screen alone."""
+    return Prediction("none", unrelated, {}, 0.0)
+
+
 def consistent_labels(relevance: str, scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, float]:
     """The labels to predict for one paper, given its relevance, its label scores and the thresholds."""
     if relevance == "none":
@@ -148,9 +168,9 @@ def training_views(papers: Sequence[LabeledPaper]) -> tuple[list[str], list[Labe
     return texts, owners, np.asarray(groups)
 
 
-def _best_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
+def _best_threshold(truth: np.ndarray, scores: np.ndarray, grid: np.ndarray = _THRESHOLD_GRID) -> float:
     best_threshold, best_f1 = 0.5, -1.0
-    for threshold in _THRESHOLD_GRID:
+    for threshold in grid:
         predicted = scores >= threshold
         true_positives = float(np.sum(predicted & truth))
         denominator = float(np.sum(predicted) + np.sum(truth))
@@ -244,17 +264,7 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
             best = int(np.argmax(probabilities))
             relevance = RELEVANCE_CLASSES[int(self.relevance_model.classes_[best])]
             scores = {label: float(values[row]) for label, values in label_probabilities.items()}
-            task_scores = [score for label, score in scores.items() if is_task_label(label)]
-            predictions.append(
-                Prediction(
-                    relevance=relevance,
-                    relevance_score=float(probabilities[best]),
-                    labels=consistent_labels(relevance, scores, self.thresholds),
-                    best_task_score=max(task_scores, default=0.0),
-                    label_scores=scores,
-                    label_margin=task_label_margin(relevance, scores, self.thresholds),
-                )
-            )
+            predictions.append(build_prediction(relevance, float(probabilities[best]), scores, self.thresholds))
         return predictions
 
 
@@ -297,16 +307,7 @@ class ZeroShotClassifier(WithoutScreenOrMemory):
             best = scores[best_label]
             relevance = "none" if best < self.AV_SIMILARITY else "av" if is_task_label(best_label) else "context"
             thresholds = {label: best - self.MARGIN for label in scores}
-            task_scores = [score for label, score in scores.items() if is_task_label(label)]
-            predictions.append(
-                Prediction(
-                    relevance=relevance,
-                    relevance_score=best,
-                    labels=consistent_labels(relevance, scores, thresholds),
-                    best_task_score=max(task_scores, default=0.0),
-                    label_scores=scores,
-                )
-            )
+            predictions.append(build_prediction(relevance, best, scores, thresholds))
         return predictions
 
 
@@ -344,13 +345,5 @@ class TfidfSvmClassifier:
         predictions = []
         for row, decided in enumerate(relevance):
             scores = {label: float(values[row]) for label, values in margins.items()}
-            task_scores = [score for label, score in scores.items() if is_task_label(label)]
-            predictions.append(
-                Prediction(
-                    relevance=str(decided),
-                    relevance_score=1.0,
-                    labels=consistent_labels(str(decided), scores, thresholds),
-                    best_task_score=max(task_scores, default=0.0),
-                )
-            )
+            predictions.append(build_prediction(str(decided), 1.0, scores, thresholds))
         return predictions

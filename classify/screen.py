@@ -54,6 +54,19 @@ def _logistic_regression() -> LogisticRegression:
     return LogisticRegression(C=4.0, max_iter=2000)
 
 
+def screen_threshold_for(out_of_fold: np.ndarray, max_loss: float) -> tuple[float, float]:
+    """(threshold, loss): the highest threshold that turns away at most ``max_loss`` of ``out_of_fold``, the
+    probabilities of the relevant papers the screen must not lose, and the share it does turn away; (0, 0),
+    nothing screened, when no threshold stays within the budget."""
+    chosen = (0.0, 0.0)
+    for threshold in THRESHOLDS:
+        loss = float((out_of_fold < threshold).mean()) if len(out_of_fold) else 1.0
+        if loss > max_loss:
+            break
+        chosen = (threshold, loss)
+    return chosen
+
+
 class RelevanceScreen:
     """Relevance probability from words alone, and the threshold below which a text is not embedded."""
 
@@ -92,22 +105,16 @@ class RelevanceScreen:
             self._background = self.model.predict_proba(unlabeled)[:, 1]
         return out_of_fold
 
-    def choose_threshold(self, out_of_fold: np.ndarray) -> None:
-        """The highest threshold that turns away at most ``max_loss`` of ``out_of_fold``: the probabilities of
-        the relevant papers the screen must not lose."""
-        for threshold in THRESHOLDS:
-            loss = float((out_of_fold < threshold).mean()) if len(out_of_fold) else 1.0
-            if loss > self.max_loss:
-                break
-            self.threshold, self.loss = threshold, loss
+    def set_threshold(self, threshold: float, loss: float) -> None:
+        """Adopt a threshold (from :func:`screen_threshold_for`) and its out-of-fold loss."""
+        self.threshold, self.loss = threshold, loss
         self.background_share = float((self._background < self.threshold).mean()) if len(self._background) else 0.0
         self._background = np.zeros(0)  # only needed for this figure; not kept with the model
         logger.info(
-            "screen: threshold %.3f loses %.2f %% of %d relevant papers (out of fold) and turns away %.0f %% "
+            "screen: threshold %.3f loses %.2f %% of the relevant papers (out of fold) and turns away %.0f %% "
             "of the unlabeled sample",
             self.threshold,
             100 * self.loss,
-            len(out_of_fold),
             100 * self.background_share,
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,13 @@ CORPUS = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
 
 @pytest.fixture(scope="module")
 def papers(tmp_path_factory: pytest.TempPathFactory) -> list[LabeledPaper]:
-    """Every third paper of the shared training labels, and the judged stream papers."""
-    rows = [json.loads(line) for line in (SHARED / "labels" / "train.jsonl").read_text().splitlines()][::3]
-    path = tmp_path_factory.mktemp("labels") / "train.jsonl"
-    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
-    judged = sorted((SHARED / "labels" / "judged").glob("*.jsonl"))
-    return load_labeled_papers([path, *judged], CORPUS, TAXONOMY)
+    """Every third paper of the shared training labels and of the judged stream papers."""
+    folder = tmp_path_factory.mktemp("labels")
+    paths = []
+    for source in [SHARED / "labels" / "train.jsonl", *sorted((SHARED / "labels" / "judged").glob("*.jsonl"))]:
+        paths.append(folder / source.name)
+        paths[-1].write_text("\n".join(source.read_text().splitlines()[::3]) + "\n")
+    return load_labeled_papers(paths, CORPUS, TAXONOMY)
 
 
 BACKGROUND = 3000  # unlabeled corpus papers the test head's screen learns from
@@ -113,6 +113,47 @@ def test_nearest_labeled_papers_are_those_the_head_remembers(head: TorchHeadClas
     assert nearest[0][1].arxiv_id == paper.arxiv_id and nearest[0][0] == pytest.approx(1.0, abs=0.01)
     assert len({neighbour.arxiv_id for _, neighbour in nearest}) == 5  # one row per paper, not per view
     assert [similarity for similarity, _ in nearest] == sorted((similarity for similarity, _ in nearest), reverse=True)
+
+
+def test_cross_validated_predictions_are_out_of_sample(embedder, papers: list[LabeledPaper]) -> None:
+    """On relevance labels shuffled at random the network, the word models and the neighbours fit their
+    training papers, but a paper's cross-validated prediction comes from models that never saw it: chance."""
+    from dataclasses import replace
+
+    from classify.evaluate import predict_papers, score_predictions
+
+    sample = [paper for paper in papers if paper.abstract][:600]
+    shuffled_relevance = np.random.default_rng(0).permutation([paper.relevance for paper in sample])
+    shuffled = [replace(paper, relevance=str(r)) for paper, r in zip(sample, shuffled_relevance, strict=True)]
+    head = TorchHeadClassifier(TAXONOMY, embedder, device="cpu", folds=3).fit(shuffled)
+    out_of_sample = score_predictions(shuffled, head.cross_validated_predictions())
+    in_sample = score_predictions(shuffled, predict_papers(head, shuffled))
+    assert out_of_sample["n"] == len(shuffled)
+    assert in_sample["relevance"]["f1"] > 0.8
+    assert out_of_sample["relevance"]["f1"] < 0.6
+
+
+def test_a_quick_retrain_labels_as_the_full_training_does(head: TorchHeadClassifier, papers) -> None:
+    """The analyst loop's retrain keeps the full training's decisions and relearns the networks and word models:
+    on the same papers it labels as the full training does, but for decisions that lie near a threshold."""
+    from classify.labels import paper_text
+
+    quick = head.refit(papers)
+    assert quick.thresholds == head.thresholds and quick.temperature == head.temperature
+    assert quick.screen is head.screen and quick.state is not head.state
+    texts = [paper_text(paper.title, paper.abstract) for paper in papers[::4]]
+    full_predictions, quick_predictions = head.predict(texts), quick.predict(texts)
+    relevance_agrees = [f.relevance == q.relevance for f, q in zip(full_predictions, quick_predictions, strict=True)]
+    assert np.mean(relevance_agrees) > 0.95
+    pairs = [
+        (label in f.labels, label in q.labels, abs(f.label_scores[label] - head.thresholds[label]))
+        for f, q, agrees in zip(full_predictions, quick_predictions, relevance_agrees, strict=True)
+        if agrees and f.relevance != "none"
+        for label in head.label_ids
+    ]
+    disagreements = [distance for full, fast, distance in pairs if full != fast]
+    assert len(disagreements) < 0.02 * len(pairs)
+    assert not disagreements or np.median(disagreements) < 0.15  # the labels that flip lay near their thresholds
 
 
 def test_temperature_scaling_softens_overconfident_logits() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from classify.screen import RelevanceScreen
+from classify.screen import RelevanceScreen, screen_threshold_for
 
 
 def _chosen(max_loss: float, out_of_fold: np.ndarray) -> RelevanceScreen:
     screen = RelevanceScreen(max_loss)
-    screen.choose_threshold(out_of_fold)
+    screen.set_threshold(*screen_threshold_for(out_of_fold, max_loss))
     return screen
 
 
