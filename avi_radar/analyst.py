@@ -75,7 +75,14 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
     with _open_for_writing(settings) as warehouse:
         candidates = warehouse.least_certain(version, limit)
         if not candidates:
-            say(f"no paper waits for a decision (model {version})")
+            unlabelled = len(warehouse.papers_to_classify(version))
+            if unlabelled:
+                say(
+                    f"{unlabelled} papers carry no labels of the current model {version} yet: `avi reclassify` "
+                    "labels them from the cached embeddings (nothing is downloaded), then `avi label` asks"
+                )
+            else:
+                say(f"no paper waits for a decision (model {version})")
         for position, (arxiv_id, title, abstract, relevance, score) in enumerate(candidates, start=1):
             proposed = warehouse.query(
                 "SELECT label, score FROM predictions WHERE arxiv_id = ? AND model_version = ? "

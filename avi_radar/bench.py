@@ -7,7 +7,9 @@
   (reading order, sections, references, mentions) in the worker pool;
 * load: a plain DuckDB insert from Arrow against the warehouse's upsert;
 * import: ``avi import`` of the whole shared corpus into a fresh home with a cold embedding cache
-  (wall seconds and peak resident memory; it has no raw counterpart).
+  (wall seconds and peak resident memory; it has no raw counterpart);
+* train: ``avi train`` on every shared label into a fresh home with this home's embedding cache (wall
+  seconds and peak resident memory).
 
 Figures are throughputs (items per second) and their ratio (avi / raw; above 1 means faster).
 """
@@ -140,6 +142,18 @@ def bench_load(records: list[PaperRecord]) -> dict:
     return _figures(raw, avi, "papers", len(records))
 
 
+def _run_avi(arguments: list[str], home: Path, embedding_cache: Path) -> tuple[float, int]:
+    """Run ``avi ARGUMENTS`` in a child process on ``home``: (wall seconds, peak RSS in MB of the largest
+    child so far, which is this one when it is the bench's largest)."""
+    environment = {**os.environ, "AVI_HOME": str(home), "AVI_EMBEDDING_CACHE": str(embedding_cache)}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "avi_radar.cli", *arguments], env=environment, check=True, stdout=subprocess.DEVNULL
+    )
+    wall = time.perf_counter() - started
+    return wall, round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
 def bench_import(corpus: list[Path], settings: Settings) -> dict:
     """Wall seconds and peak RSS of ``avi import`` of ``corpus`` in a child process, into a fresh home.
 
@@ -150,22 +164,26 @@ def bench_import(corpus: list[Path], settings: Settings) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        environment = {**os.environ, "AVI_HOME": str(home), "AVI_EMBEDDING_CACHE": str(home / "embeddings.sqlite")}
         version = current_version(settings)
         if version is not None:
             shutil.copytree(settings.models_dir / version, home / "models" / version)
             (home / "models" / "CURRENT").write_text(version, encoding="utf-8")
-        command = [sys.executable, "-m", "avi_radar.cli", "import", *map(str, corpus)]
-        started = time.perf_counter()
-        subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child: the import
+        wall, peak_mb = _run_avi(["import", *map(str, corpus)], home, home / "embeddings.sqlite")
     return {
         "wall_s": round(wall, 1),
-        "peak_rss_mb": round(peak_kib / 1024),
+        "peak_rss_mb": peak_mb,
         "model": version or "zero-shot",
         "files": [path.name for path in corpus],
     }
+
+
+def bench_train(settings: Settings) -> dict:
+    """Wall seconds and peak RSS of ``avi train`` (every shared label, its cross-validation included) in a
+    child process, into a fresh home that reads this home's embedding cache: a retrain's cost. With a cold
+    cache add the embedding of every labeled text (the ``embedding`` stage's rate)."""
+    with tempfile.TemporaryDirectory() as folder:
+        wall, peak_mb = _run_avi(["train"], Path(folder), settings.embedding_cache_path)
+    return {"wall_s": round(wall, 1), "peak_rss_mb": peak_mb, "labels": [path.name for path in settings.default_labels]}
 
 
 def corpus_sample(corpus: list[Path], count: int) -> list[PaperRecord]:
@@ -230,6 +248,13 @@ def write_benchmarks_page(path: Path, results: dict, machine: str) -> None:
         lines += [
             "",
             f"Whole import of {', '.join(figures['files'])} (model {figures['model']}, cold embedding cache): "
+            f"{figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB.",
+        ]
+    if "train" in results:
+        figures = results["train"]
+        lines += [
+            "",
+            f"`avi train` on {', '.join(figures['labels'])} (warm embedding cache, cross-validation included): "
             f"{figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB.",
         ]
     lines.append("<!-- bench:end -->")

@@ -7,14 +7,19 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import duckdb
 
 from avi_radar.settings import Settings, get_settings, reset_settings
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 logger = logging.getLogger("avi")
 
@@ -130,6 +135,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         analyst_rows=analyst_rows,
         kind=args.classifier,
         cv_folds=args.cv,
+        quick=args.no_cv,
     )
     print(
         f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
@@ -166,9 +172,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.model import TfidfSvmClassifier, zero_shot_version
     from classify.registry import load_classifier, require_registered
     from classify.taxonomy import load_taxonomy
-    from classify.train import fit_classifier, training_setup
+    from classify.train import fit_classifier, measured_fit, training_setup
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
+    for month in args.month or []:
+        if not MONTH.fullmatch(month):
+            raise ValueError(f"--month {month!r} is not a month (YYYY-MM)")
     if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
         require_registered(settings, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
@@ -176,7 +185,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     papers = load_labeled_papers(_paths(args.labels) or settings.default_labels, corpus, taxonomy)
     if not papers:
         raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
-    setup = training_setup(settings, args.classifier, corpus, papers) if args.cv or args.holdout else None
+    months = args.month or []
+    trains = bool(args.cv or args.holdout or months)
+    setup = training_setup(settings, args.classifier, corpus, papers, args.cv) if trains else None
 
     def train_model(train: list):  # noqa: ANN001, ANN202
         return fit_classifier(taxonomy, embedder, train, setup=setup)
@@ -184,11 +195,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     def train_baseline(train: list):  # noqa: ANN001, ANN202
         return TfidfSvmClassifier(taxonomy).fit(train)
 
+    if months:
+        print(json.dumps(_months_result(months, papers, corpus, settings, train_model, train_baseline, args.baseline)))
+        return 0
     if args.cv:
         test = papers
-        predictions = cross_validated_predictions(papers, args.cv, train_model)
+        _, predictions, protocol = measured_fit(taxonomy, embedder, papers, setup)
         baseline = cross_validated_predictions(papers, args.cv, train_baseline) if args.baseline else None
-        protocol = f"{args.cv}-fold cross-validation over {len(papers)} labeled papers"
     else:
         if args.holdout:
             train, test = holdout_split(papers, args.holdout)
@@ -216,6 +229,35 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         result["baseline"] = score_subsets(test, baseline)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
+
+
+def _months_result(
+    months: list[str],
+    papers: list,
+    corpus: list[Path],
+    settings: Settings,
+    train_model: Callable,
+    train_baseline: Callable,
+    with_baseline: bool,
+) -> dict:
+    """``avi eval --month``'s JSON: per month, the leave-month-out figures of the model (and the baseline)."""
+    from classify.evaluate import leave_month_out
+    from extract.corpus import rows_announced_in
+
+    result: dict = {
+        "protocol": "leave-month-out: trained on every labeled paper announced outside the month, scored on "
+        "every paper of the month in the harvested categories (unlabeled ones count as none)",
+        "months": {},
+    }
+    for month in months:
+        rows = rows_announced_in(corpus, month)
+        if not rows:
+            raise ValueError(f"no paper of the corpus files was announced in {month}")
+        entry = {"model": leave_month_out(papers, rows, settings.categories, train_model)[0]}
+        if with_baseline:
+            entry["baseline"] = leave_month_out(papers, rows, settings.categories, train_baseline)[0]
+        result["months"][month] = entry
+    return result
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -311,7 +353,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from classify.labels import paper_text
 
     stages = args.stages.split(",")
-    known = ("embedding", "classification", "extraction", "load", "import")
+    known = ("embedding", "classification", "extraction", "load", "import", "train")
     unknown = set(stages) - set(known)
     if unknown:
         raise ValueError(f"unknown stages: {', '.join(sorted(unknown))} ({', '.join(known)})")
@@ -338,12 +380,14 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             results["load"] = bench.bench_load(records[: args.papers])
     if "import" in stages:
         results["import"] = bench.bench_import(corpus, settings)
+    if "train" in stages:
+        results["train"] = bench.bench_train(settings)
     if args.json:
         print(json.dumps(results))
     else:
         for stage, figures in results.items():
-            if stage == "import":
-                print(f"import     {figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB")
+            if "wall_s" in figures:
+                print(f"{stage:<10} {figures['wall_s']} s wall, peak RSS {figures['peak_rss_mb']} MB")
                 continue
             print(
                 f"{stage:<10} raw {figures['raw_per_s']:>9} {figures['unit']}/s   avi {figures['avi_per_s']:>9} "
@@ -519,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``avi``."""
     parser = argparse.ArgumentParser(prog="avi", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('avi-radar')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     mirror = commands.add_parser("mirror", help="serve corpus files as an arXiv-compatible API")
@@ -565,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--cv", type=int, help="folds of the cross-validation stored as the model's metrics (AVI_TRAIN_CV_FOLDS, 5)"
     )
+    train.add_argument(
+        "--no-cv",
+        action="store_true",
+        help="quick retrain of the current model on the labels and analysts' decisions, keeping its thresholds "
+        "and screen (not measured; for the labelling loop)",
+    )
     train.set_defaults(handler=cmd_train)
 
     reclassify = commands.add_parser("reclassify", help="relabel the warehouse with a model (downloads nothing)")
@@ -590,6 +641,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
     evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
     evaluate.add_argument("--cv", type=int, help="k-fold cross-validation instead")
+    evaluate.add_argument(
+        "--month",
+        action="append",
+        help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
+    )
     evaluate.add_argument(
         "--classifier", default="embedding-mlp", help="kind to train for --holdout/--cv (or embedding-logreg)"
     )
@@ -617,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--stages",
         default="embedding,classification,extraction,load,import",
-        help="comma-separated stages (import takes minutes)",
+        help="comma-separated of embedding, classification, extraction, load, import, train (the last two: minutes)",
     )
     bench.add_argument("--corpus", action="append", help="corpus files (default: those under ../shared/corpus)")
     bench.add_argument("--texts", type=int, default=512, help="abstracts for the embedding and classification stages")

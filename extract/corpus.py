@@ -35,3 +35,9 @@ def corpus_rows_by_id(paths: Iterable[Path], wanted: set[str]) -> dict[str, dict
         if row.get("arxiv_id") in wanted:
             found[row["arxiv_id"]] = row
     return found
+
+
+def rows_announced_in(paths: Iterable[Path], month: str) -> list[dict[str, Any]]:
+    """The corpus rows announced in ``month`` (``YYYY-MM``), in file order; rows without an announcement date
+    (older papers) belong to no month."""
+    return [row for row in iter_corpus(paths) if str(row.get("announced") or "").startswith(f"{month}-")]

@@ -94,6 +94,15 @@ def test_training_uses_analyst_labels_over_seed_labels(labelled_warehouse: list[
     )
     assert with_analyst.n_papers == without.n_papers + 1
     assert with_analyst.labels_fingerprint != without.labels_fingerprint
+    shown: list[str] = []  # the new model has labelled nothing yet: the loop says what to run
+    assert label_session(settings, 3, lambda prompt: "q", shown.append) == 0
+    assert shown == [
+        f"{len(labelled_warehouse)} papers carry no labels of the current model {with_analyst.version} yet: "
+        "`avi reclassify` labels them from the cached embeddings (nothing is downloaded), then `avi label` asks"
+    ]
+    assert main(["reclassify"]) == 0
+    with Warehouse(settings.db_path) as warehouse:
+        assert len(warehouse.least_certain(with_analyst.version, 40)) == len(labelled_warehouse) - 1  # one decided
 
 
 def test_explain_shows_scores_and_neighbours(labelled_warehouse: list[str], capsys) -> None:

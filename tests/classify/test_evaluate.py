@@ -99,3 +99,47 @@ def test_label_reliability_bins_the_named_labels_and_errs_by_hand() -> None:
     assert table["expected_calibration_error"] == 0.3925
     # all nine scores: 0.00-0.10 holds 0.05, 0.02, 0.01, 0.0 (none gold): 4 x 0.02 more, 0.3 (not gold) alone
     assert table["expected_calibration_error_all_scores"] == round((0.85 + 2 * 0.335 + 0.05 + 0.08 + 0.3) / 9, 4)
+
+
+def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
+    from pathlib import Path
+
+    from avi_radar.settings import DEFAULT_CATEGORIES
+    from classify.evaluate import UNLABELED_SOURCE, leave_month_out
+    from classify.labels import load_labeled_papers
+    from classify.taxonomy import load_taxonomy
+    from extract.corpus import rows_announced_in
+    from tests.conftest import SHARED, require_shared
+
+    require_shared()
+    taxonomy = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
+    corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
+    label_files = [SHARED / "labels" / "train.jsonl", *sorted((SHARED / "labels" / "judged").glob("*.jsonl"))]
+    labeled = load_labeled_papers(label_files, corpus, taxonomy)
+    rows = rows_announced_in(corpus, "2026-04")
+    month_ids = {row["arxiv_id"] for row in rows}
+    trained_on: list[LabeledPaper] = []
+
+    class NothingIsAudioVisual:
+        version = "recorder"
+
+        def predict(self, texts: list[str]) -> list[Prediction]:
+            return [Prediction("none", 1.0, {}, 0.0) for _ in texts]
+
+    def train(papers: list[LabeledPaper]) -> NothingIsAudioVisual:
+        trained_on.extend(papers)
+        return NothingIsAudioVisual()
+
+    categories = DEFAULT_CATEGORIES.split(",")
+    figures, scored, _ = leave_month_out(labeled, rows, categories, train)
+    labeled_in_month = [paper for paper in labeled if paper.arxiv_id in month_ids]
+    assert labeled_in_month and not month_ids & {paper.arxiv_id for paper in trained_on}
+    assert len(trained_on) == len(labeled) - len(labeled_in_month)  # every other labeled paper is trained on
+    assert all(row["announced"].startswith("2026-04-") for row in rows) and len(scored) <= len(rows)
+    harvested = {row["arxiv_id"] for row in rows if set(categories) & set(row["categories"])}
+    assert {paper.arxiv_id for paper in scored} == harvested
+    assert figures["labeled"] == sum(paper.source != UNLABELED_SOURCE for paper in scored) > 0
+    gold_av = sum(paper.relevance == "av" for paper in scored)
+    assert gold_av > 0 and figures["relevance"]["recall"] == 0.0  # a model that finds nothing finds nothing
+    assert sum(count["labeled"] for count in figures["sections"].values()) >= gold_av
+    assert all(count["predicted"] == 0 for count in figures["sections"].values())
