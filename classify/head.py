@@ -361,7 +361,8 @@ class TorchHeadClassifier:
         Returns a new classifier; this one is unchanged."""
         if self.state is None:
             raise RuntimeError("the classifier is not trained")
-        retrained = copy.copy(self)
+        retrained = copy.copy(self)  # through __getstate__, which leaves the embedder behind
+        retrained.embedder = self.embedder
         texts, owners, _ = training_views([*papers, *examples])
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
