@@ -131,7 +131,7 @@ def measured_fit(
     if setup.kind == TorchHeadClassifier.kind:
         head = fit_classifier(taxonomy, embedder, papers, version, setup)
         protocol = (
-            f"{setup.folds}-fold cross-validation over {len(papers)} labeled papers "
+            f"{head.folds}-fold cross-validation over {len(papers)} labeled papers "
             "(each fold's thresholds and temperature chosen on the other folds)"
         )
         return head, head.cross_validated_predictions(), protocol
