@@ -189,6 +189,17 @@ class WordScorer:
         return relevance, labels
 
 
+PICKLED_BEFORE_THEY_EXISTED = {
+    "folds": 5,
+    "stream_av_threshold": False,
+    "av_threshold": None,
+    "low_confidence_weight": 0.5,
+    "stream_weight": 1.0,
+    "learning_rate": 1e-3,
+    "_out_of_fold": None,
+}
+
+
 class TorchHeadClassifier:
     """A multi-task MLP over embeddings with out-of-fold thresholds and a calibrated relevance.
 
@@ -254,6 +265,11 @@ class TorchHeadClassifier:
         state["_network"] = None  # rebuilt from ``state`` on the device at hand
         state["_out_of_fold"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        # a model pickled before an attribute existed gets the value it was trained with
+        self.__dict__.update(PICKLED_BEFORE_THEY_EXISTED)
+        self.__dict__.update(state)
 
     def fit(
         self,
@@ -624,7 +640,7 @@ class TorchHeadClassifier:
 
     def decisions(self) -> Decisions:
         """The decisions this model was trained with."""
-        return Decisions(self.thresholds, self.temperature, av_threshold=getattr(self, "av_threshold", None))
+        return Decisions(self.thresholds, self.temperature, av_threshold=self.av_threshold)
 
     def _prediction(
         self, relevance_row: np.ndarray, label_row: np.ndarray, decisions: Decisions | None = None
