@@ -22,6 +22,7 @@ import numpy as np
 
 from avi_radar.settings import get_settings
 from classify.embed import SentenceEmbedder
+from classify.evaluate import score_predictions
 from classify.head import TorchHeadClassifier
 from classify.labels import load_labeled_papers, paper_text
 from classify.taxonomy import load_taxonomy
@@ -85,6 +86,10 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
         "train_s": round(train_s, 2),
         "classify_s": round(classify_s, 2),
         "audio_visual": sum(prediction.relevance == "av" for prediction in predictions),
+        # the model measures itself as it trains: its quality on this device
+        "cross_validated_relevance_f1": score_predictions(papers, classifier.cross_validated_predictions())[
+            "relevance"
+        ]["f1"],
     }
 
 

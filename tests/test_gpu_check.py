@@ -14,9 +14,9 @@ def test_the_check_trains_the_default_model_and_classifies_on_a_cpu(small_shared
     assert main(["--device", "cpu", "--limit", "48", "--out", str(tmp_path / "out")]) == 0
     figures = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
     assert figures["device"] == "cpu" and figures["texts"] == 48 and figures["embeddings_per_s"] > 0
-    assert figures["mean_cosine_to_fp32"] > 0.999  # bf16 on this CPU, against the same texts in fp32
+    assert figures["mean_cosine_to_fp32"] > 0.999  # the configured precision against the same texts in fp32
     assert figures["labeled_papers"] > 100 and figures["train_s"] > 0
-    assert 0 <= figures["audio_visual"] <= 48
+    assert figures["cross_validated_relevance_f1"] > 0.6  # the model the check trains learned something
 
 
 def test_the_check_says_plainly_that_there_is_no_gpu(capsys: pytest.CaptureFixture) -> None:
