@@ -80,7 +80,10 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
         assert 0 <= result["calibration"]["expected_calibration_error"] < 0.2
         label_calibration = result["label_calibration"]
         assert label_calibration["bins"] and 0 <= label_calibration["expected_calibration_error_all_scores"] < 0.2
-    assert result["protocol"] == f"3-fold cross-validation over {result['model']['all']['n']} labeled papers"
+    assert result["protocol"] == (
+        f"3-fold cross-validation over {result['model']['all']['n']} labeled papers "
+        "(each fold's thresholds and temperature chosen on the other folds)"
+    )
 
 
 def test_demo_on_a_fresh_machine_trains_ingests_and_reports(
