@@ -122,12 +122,6 @@ def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: in
     return fold_of_group[np.searchsorted(unique_groups, groups)]
 
 
-def _first_view_mask(groups: np.ndarray) -> np.ndarray:
-    mask = np.zeros(len(groups), dtype=bool)
-    mask[np.unique(groups, return_index=True)[1]] = True
-    return mask
-
-
 class WordScorer:
     """TF-IDF + logistic regressions: relevance and label probabilities from the words themselves.
 
@@ -326,7 +320,9 @@ class TorchHeadClassifier:
                 (np.flatnonzero(member), np.flatnonzero(fold_of == fold)) for fold, member in enumerate(membership)
             ]
             out_of_fold_screen = self.screen.fit(texts, relevance != unrelated, folds[:-1], background)
-        with_abstract = np.array([paper.has_abstract for paper in owners]) & _first_view_mask(groups)
+        first_view = np.zeros(len(texts), dtype=bool)
+        first_view[first_views] = True
+        with_abstract = np.array([paper.has_abstract for paper in owners]) & first_view
         self._out_of_fold = OutOfFold(
             relevance=out_of_fold_relevance,
             label_scores=out_of_fold_scores,
@@ -336,7 +332,7 @@ class TorchHeadClassifier:
             known=relevance_weights > 0,
             targets=targets.astype(bool),
             with_abstract=with_abstract,
-            first_view=_first_view_mask(groups),
+            first_view=first_view,
             stream=np.array([paper.source == JUDGED_SOURCE for paper in owners]),
         )
         decisions = self._choices(fold_of >= 0)
