@@ -7,24 +7,17 @@ analysts' queries see them.
 
 from __future__ import annotations
 
-import getpass
-import os
 import textwrap
 from collections.abc import Callable
 
 import duckdb
 
-from avi_radar.settings import Settings
 from classify.registry import active_model
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
+from core.settings import Settings
 from warehouse.db import Warehouse, open_for_reading
 
 ANSWERS = {"a": "av", "c": "context", "n": "none"}
-
-
-def analyst_name() -> str:
-    """Who is deciding: ``AVI_ANALYST``, else the login name."""
-    return os.environ.get("AVI_ANALYST") or getpass.getuser()
 
 
 def _checked_labels(taxonomy: Taxonomy, relevance: str, labels: list[str]) -> list[str]:
@@ -55,7 +48,7 @@ def record_decision(
     chosen = _checked_labels(taxonomy, relevance, [label for label in (labels or "").split(",") if label])
     with _open_for_writing(settings) as warehouse:
         try:
-            warehouse.record_analyst_label(arxiv_id, relevance, chosen, analyst_name(), note)
+            warehouse.record_analyst_label(arxiv_id, relevance, chosen, settings.analyst_name, note)
         except KeyError as error:
             raise ValueError(str(error).strip("'")) from None
         warehouse.publish()
@@ -109,7 +102,7 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
                 ]
             try:
                 warehouse.record_analyst_label(
-                    arxiv_id, decided, _checked_labels(taxonomy, decided, chosen), analyst_name(), None, version
+                    arxiv_id, decided, _checked_labels(taxonomy, decided, chosen), settings.analyst_name, None, version
                 )
             except ValueError as error:
                 say(f"  not recorded: {error}")

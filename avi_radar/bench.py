@@ -31,8 +31,8 @@ import duckdb
 import pyarrow as pa
 import pymupdf
 
-from avi_radar.settings import Settings
-from extract.arxiv_client import PaperRecord
+from core.records import PaperRecord
+from core.settings import Settings
 from extract.corpus import iter_corpus
 from extract.pdf import ExtractionPool
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from avi_radar.settings import get_settings
 from classify.embed import SentenceEmbedder
 from classify.evaluate import score_predictions
 from classify.head import TorchHeadClassifier
 from classify.labels import load_labeled_papers, paper_text
 from classify.taxonomy import load_taxonomy
 from classify.train import fit_classifier, training_setup
+from core.settings import get_settings
 from extract.corpus import iter_corpus
 
 

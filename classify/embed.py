@@ -31,7 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from avi_radar.settings import Settings
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

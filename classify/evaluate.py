@@ -15,6 +15,7 @@ is right.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -22,6 +23,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from classify.labels import JUDGED_SOURCE, LabeledPaper, paper_text
 from classify.model import Classifier, Prediction
 from classify.taxonomy import is_task_label, is_technique_label, section_of
+from extract.corpus import rows_announced_in
 
 MIN_GOLD_FOR_MACRO = 3
 
@@ -86,7 +88,7 @@ def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Pred
         "relevance": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
         "section": section,
         "subsection": {"macro_f1": subsection["macro_f1"]},
-        "technique": {"macro_f1": technique["macro_f1"]},
+        "technique": technique,  # per label too: the weakest labels, read one by one
     }
 
 
@@ -269,3 +271,48 @@ def leave_month_out(
     figures["trained_on"] = len(training)
     figures["sections"] = section_counts(papers, predictions)
     return figures, papers, predictions
+
+
+def leave_months_out(
+    months: Sequence[str],
+    labeled: Sequence[LabeledPaper],
+    corpus: Sequence[Path],
+    categories: Sequence[str],
+    train: Callable[[list[LabeledPaper]], Classifier],
+    train_baseline: Callable[[list[LabeledPaper]], Classifier] | None = None,
+) -> dict:
+    """``avi eval --month``'s result: per month, the :func:`leave_month_out` figures of the model (and of the
+    baseline when it is given)."""
+    result: dict = {
+        "protocol": "leave-month-out: trained on every labeled paper announced outside the month, scored on "
+        "every paper of the month in the harvested categories (unlabeled ones count as none)",
+        "months": {},
+    }
+    for month in months:
+        rows = rows_announced_in(corpus, month)
+        if not rows:
+            raise ValueError(f"no paper of the corpus files was announced in {month}")
+        entry = {"model": leave_month_out(labeled, rows, categories, train)[0]}
+        if train_baseline is not None:
+            entry["baseline"] = leave_month_out(labeled, rows, categories, train_baseline)[0]
+        result["months"][month] = entry
+    return result
+
+
+def evaluation_result(
+    protocol: str,
+    papers: Sequence[LabeledPaper],
+    predictions: Sequence[Prediction],
+    baseline: Sequence[Prediction] | None = None,
+) -> dict:
+    """``avi eval``'s result: the figures of every subset, the two reliability tables, and the baseline's
+    figures when its predictions are given."""
+    result = {
+        "protocol": protocol,
+        "model": score_subsets(papers, predictions),
+        "calibration": reliability_table(papers, predictions),
+        "label_calibration": label_reliability_table(papers, predictions),
+    }
+    if baseline is not None:
+        result["baseline"] = score_subsets(papers, baseline)
+    return result

@@ -35,7 +35,6 @@ from itertools import compress
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from classify.embed import Embedder, resolve_device
 from classify.labels import JUDGED_SOURCE, LabeledPaper
@@ -46,6 +45,7 @@ from classify.model import (
     build_prediction,
     screened_out,
     training_views,
+    view_folds,
 )
 from classify.screen import RelevanceScreen, Screening, screen_threshold_for
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
@@ -107,19 +107,6 @@ class Decisions:
 
 AV, CONTEXT, NONE = (RELEVANCE_CLASSES.index(name) for name in ("av", "context", "none"))
 _AV_THRESHOLD_GRID = np.round(np.arange(0.2, 0.81, 0.025), 3)
-
-
-def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int) -> np.ndarray:
-    """The fold of every view: stratified by relevance over the first ``papers`` groups (both views of a paper
-    share its fold); the views of later groups (examples) get -1, for every model learns from them."""
-    unique_groups, first_index = np.unique(groups, return_index=True)
-    scored = unique_groups < papers
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    fold_of_group = np.full(len(unique_groups), -1)
-    scored_groups = unique_groups[scored]
-    for fold, (_, test) in enumerate(splitter.split(scored_groups, relevance[first_index][scored])):
-        fold_of_group[scored_groups[test]] = fold
-    return fold_of_group[np.searchsorted(unique_groups, groups)]
 
 
 class WordScorer:

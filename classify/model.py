@@ -180,18 +180,17 @@ def _best_threshold(truth: np.ndarray, scores: np.ndarray, grid: np.ndarray = _T
     return best_threshold
 
 
-def _folds(labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds over papers (not views), so both views of a paper land in the same fold."""
+def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int) -> np.ndarray:
+    """The fold of every view: stratified by relevance over the first ``papers`` groups (both views of a paper
+    share its fold); the views of later groups (examples) get -1, for every model learns from them."""
     unique_groups, first_index = np.unique(groups, return_index=True)
-    splitter = StratifiedKFold(
-        n_splits=min(5, max(2, int(np.bincount(labels[first_index]).min()))), shuffle=True, random_state=0
-    )
-    folds = []
-    for train_groups, test_groups in splitter.split(unique_groups, labels[first_index]):
-        train_mask = np.isin(groups, unique_groups[train_groups])
-        test_mask = np.isin(groups, unique_groups[test_groups])
-        folds.append((np.flatnonzero(train_mask), np.flatnonzero(test_mask)))
-    return folds
+    scored = unique_groups < papers
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    fold_of_group = np.full(len(unique_groups), -1)
+    scored_groups = unique_groups[scored]
+    for fold, (_, test) in enumerate(splitter.split(scored_groups, relevance[first_index][scored])):
+        fold_of_group[scored_groups[test]] = fold
+    return fold_of_group[np.searchsorted(unique_groups, groups)]
 
 
 class EmbeddingClassifier(WithoutScreenOrMemory):
@@ -220,7 +219,11 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
         known = [1.0 if paper.relevance_known else 0.0 for paper in owners]  # technique examples: labels only
         self.relevance_model = self._head().fit(features, relevance, sample_weight=known)
-        folds = _folds(relevance, groups)
+        # folds over papers, not views; as many as the rarest relevance class allows, two to five
+        first_views = np.unique(groups, return_index=True)[1]
+        n_folds = min(5, max(2, int(np.bincount(relevance[first_views]).min())))
+        fold_of = view_folds(relevance, groups, len(first_views), n_folds)
+        folds = [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)) for fold in range(n_folds)]
         for label in self.taxonomy.label_ids:
             truth = np.array([label in paper.labels for paper in owners])
             if truth[np.unique(groups, return_index=True)[1]].sum() < MIN_POSITIVES:

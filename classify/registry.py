@@ -17,11 +17,11 @@ from pathlib import Path
 
 import joblib
 
-from avi_radar.settings import Settings
 from classify.embed import Embedder
 from classify.head import TorchHeadClassifier
 from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroShotClassifier, zero_shot_version
 from classify.taxonomy import Taxonomy
+from core.settings import Settings
 
 TrainedClassifier = TorchHeadClassifier | EmbeddingClassifier
 

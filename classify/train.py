@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from avi_radar.settings import Settings
 from classify.embed import Embedder
 from classify.evaluate import (
     cross_validated_predictions,
@@ -28,6 +27,7 @@ from classify.labels import (
 from classify.model import EmbeddingClassifier, Prediction
 from classify.registry import ModelInfo, load_classifier, new_version, save_model
 from classify.taxonomy import Taxonomy
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import arxiv
@@ -19,42 +18,13 @@ import requests
 from arxiv import _feed as arxiv_feed
 from lxml import etree
 
-from avi_radar.settings import Settings
-from extract.http import polite_session
+from core.records import PaperRecord
+from core.settings import Settings
+from extract.http import RequestGate, polite_session
 
 logger = logging.getLogger(__name__)
 
 _VERSIONED_ID = re.compile(r"abs/(?P<id>.+?)v(?P<version>\d+)$")
-
-
-@dataclass(frozen=True)
-class PaperRecord:
-    """One paper at one version, as arXiv describes it."""
-
-    arxiv_id: str
-    version: int
-    title: str
-    abstract: str | None
-    authors: list[str]
-    categories: list[str]
-    primary_category: str | None
-    published: datetime | None
-    updated: datetime | None
-    comment: str | None = None
-
-
-_NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
-_OLD_STYLE_ID = re.compile(r"^[a-z\-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}$")
-
-
-def date_from_id(arxiv_id: str) -> date | None:
-    """The first day of the month an arXiv id was issued, from its YYMM."""
-    match = _NEW_STYLE_ID.match(arxiv_id) or _OLD_STYLE_ID.match(arxiv_id)
-    if not match:
-        return None
-    year, month = int(match[1]), int(match[2])
-    year += 2000 if year < 91 else 1900
-    return date(year, month, 1) if 1 <= month <= 12 else None
 
 
 def split_versioned_id(entry_id: str) -> tuple[str, int]:
@@ -153,10 +123,10 @@ class ValidatingClient(arxiv.Client):
 class ArxivHarvester:
     """Pages through the arXiv API for a query with the ``arxiv`` package, politely."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gate: RequestGate | None = None) -> None:
         self.settings = settings
         self.client = ValidatingClient(
-            polite_session(settings), settings.page_size, settings.request_retries, settings.backoff_s
+            polite_session(settings, gate), settings.page_size, settings.request_retries, settings.backoff_s
         )
         # The package builds every URL from this format string; pointing it at the mirror is all it takes.
         self.client.query_url_format = settings.arxiv_url.rstrip("/") + "/api/query?{}"

@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from extract.arxiv_client import PaperRecord, date_from_id
+from core.records import PaperRecord, date_from_id
 from extract.corpus import iter_jsonl
 
 

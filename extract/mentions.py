@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import yaml
+
+from core.records import Mention
 
 DICTIONARY_FILE = Path(__file__).with_name("mentions.yaml")
 KINDS = {"datasets": "dataset", "benchmarks": "benchmark", "metrics": "metric"}
@@ -35,16 +36,6 @@ _THING_NAMED = re.compile(
     rf"(?P<name>{_NAME})"
 )
 _NOT_NAMES = {"We", "The", "This", "Our", "It", "In", "To", "A", "An", "First", "New", "Novel", "Extensive"}
-
-
-@dataclass(frozen=True)
-class Mention:
-    """One name found in one paper."""
-
-    name: str
-    kind: str  # dataset | benchmark | metric
-    count: int
-    introduced: bool  # the paper says it introduces this name
 
 
 def _pattern(spelling: str) -> re.Pattern[str]:

@@ -20,9 +20,9 @@ from sickle import Sickle
 from sickle.oaiexceptions import NoRecordsMatch
 from sickle.response import OAIResponse
 
-from avi_radar.settings import Settings
-from extract.arxiv_client import PaperRecord
-from extract.http import polite_session
+from core.records import PaperRecord
+from core.settings import Settings
+from extract.http import RequestGate, polite_session
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +117,10 @@ def record_from_oai(element: etree._Element) -> PaperRecord | None:
 class OaiHarvester:
     """Records of the configured categories whose OAI datestamp falls in a window, each once."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gate: RequestGate | None = None) -> None:
         self.client = PoliteSickle(
             f"{settings.arxiv_url.rstrip('/')}/oai2",
-            polite_session(settings),
+            polite_session(settings, gate),
             settings.request_retries,
             settings.backoff_s,
         )

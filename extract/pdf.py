@@ -21,16 +21,16 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pymupdf
 import requests
 
-from avi_radar.settings import Settings
-from extract.mentions import Mention, MentionDictionary, find_mentions
-from extract.structure import PaperStructure, read_structure
+from core.records import Extraction
+from core.settings import Settings
+from extract.mentions import MentionDictionary, find_mentions
+from extract.structure import read_structure
 
 logger = logging.getLogger(__name__)
 
@@ -40,23 +40,6 @@ _MARGIN_SHARE = 0.08  # top and bottom share of a page where running headers and
 
 class PdfRefused(ValueError):
     """The bytes are not a PDF this pipeline will read; the message says why."""
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """The outcome of reading one PDF: status ok, repaired, refused or failed, with a reason when not ok."""
-
-    status: str
-    reason: str | None = None
-    sha256: str | None = None
-    n_pages: int | None = None
-    text: str | None = None
-    structure: PaperStructure | None = None
-    mentions: list[Mention] = field(default_factory=list)
-
-    @property
-    def has_text(self) -> bool:
-        return self.status in {"ok", "repaired"}
 
 
 def pdf_url(settings: Settings, arxiv_id: str, version: int) -> str:

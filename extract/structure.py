@@ -8,7 +8,9 @@ or a bare ``Abstract`` / ``References``); only top-level headings open a new par
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from core.records import PaperStructure, Section
 
 # Letter-numbered headings (``A. Setup``) are subsections or appendices, so they never open a part.
 _NUMBERED = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2})*|[IVX]{1,5})\.?\s*\n?\s*(?P<title>[A-Z][^\n]{1,70})$")
@@ -76,30 +78,6 @@ class Heading:
     @property
     def top_level(self) -> bool:
         return "." not in self.number
-
-
-@dataclass
-class Section:
-    """A part of the paper under one top-level heading."""
-
-    part: str
-    heading: str
-    text: str
-
-
-@dataclass
-class PaperStructure:
-    """What the structure reader found in one paper."""
-
-    sections: list[Section] = field(default_factory=list)
-    n_figures: int = 0
-    n_tables: int = 0
-    references: list[str] = field(default_factory=list)
-    cited_arxiv_ids: list[str] = field(default_factory=list)
-
-    def part(self, name: str) -> str:
-        """The text of every section of a part joined (empty when the paper has none)."""
-        return "\n\n".join(section.text for section in self.sections if section.part == name)
 
 
 def parse_heading(block: str) -> tuple[Heading, str] | None:

@@ -6,7 +6,7 @@ import logging
 
 import requests
 
-from avi_radar.settings import Settings
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

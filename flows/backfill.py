@@ -8,18 +8,17 @@ the next nightly run, or `avi ingest` over a window, reads them.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from tqdm import tqdm
 
-from avi_radar.settings import get_settings
 from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
+from core.settings import get_settings
 from extract.dumps import iter_dump_records
-from flows.alerts import alert_failure
-from flows.ingest import RunReport, classify_papers, mention_abstracts
+from flows.runs import RunReport, recorded_run
+from flows.steps import classify_papers, mention_abstracts
 from warehouse.db import Warehouse
 
 LOAD_BATCH = 5000
@@ -31,13 +30,10 @@ def backfill(paths: list[Path]) -> RunReport:
     logger = get_run_logger()
     settings = get_settings()
     categories = set(settings.categories)
-    with Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit) as warehouse:
-        run_id = warehouse.start_run("import", None, None)
-        report = RunReport(run_id=run_id, since=None, until=None)
+    with recorded_run(settings, "import") as (warehouse, report):
         counts = report.counts
         counts.update(n_harvested=0, n_new=0, n_updated=0)
-        try:
-            started = time.monotonic()
+        with report.timed("load"):
             batch = []
             progress = tqdm(desc="import", unit="paper")
             for record in iter_dump_records(paths):
@@ -46,31 +42,17 @@ def backfill(paths: list[Path]) -> RunReport:
                     continue
                 batch.append(record)
                 if len(batch) == LOAD_BATCH:
-                    _load(warehouse, batch, run_id, counts)
+                    _load(warehouse, batch, report.run_id, counts)
                     progress.update(len(batch))
                     batch = []
-            _load(warehouse, batch, run_id, counts)
+            _load(warehouse, batch, report.run_id, counts)
             progress.update(len(batch))
             progress.close()
-            report.durations["load_s"] = time.monotonic() - started
-            logger.info(
-                "loaded %d papers: %d new, %d updated", counts["n_harvested"], counts["n_new"], counts["n_updated"]
-            )
-
-            started = time.monotonic()
+        logger.info("loaded %d papers: %d new, %d updated", counts["n_harvested"], counts["n_new"], counts["n_updated"])
+        with report.timed("classify"):
             version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
             counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
             mention_abstracts(warehouse, version)
-            report.durations["classify_s"] = time.monotonic() - started
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            warehouse.finish_run(run_id, "failed", counts, report.durations, message)
-            warehouse.publish()
-            alert_failure(settings, "import", run_id, message)
-            raise
-        warehouse.finish_run(run_id, "success", counts, report.durations)
-        warehouse.publish()
-    logger.info("import run %d done: %s", run_id, counts)
     return report
 
 

@@ -8,12 +8,12 @@ global rate limit named by ``AVI_ARXIV_RATE_LIMIT``, created here.
 from __future__ import annotations
 
 from prefect import serve
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.task_runners import TaskRunner
 
-from avi_radar.settings import Settings
+from core.settings import Settings
 from flows.ingest import ingest
+from flows.rate_limit import ensure_rate_limit
 from flows.report import monthly_report
 
 # Never two nightly runs at once: a second one is cancelled while the first runs.
@@ -33,13 +33,6 @@ def task_runner(option: str | None) -> TaskRunner | None:
         return DaskTaskRunner(address=address)
     # threads, not processes: extraction starts its own worker processes, which a daemonic Dask worker cannot
     return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": 2, "processes": False})
-
-
-def ensure_rate_limit(settings: Settings) -> None:
-    """Create (or update) the global limit that spaces requests to arXiv by ``request_delay_s``."""
-    decay = 1.0 / settings.request_delay_s if settings.request_delay_s > 0 else 1000.0
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(settings.arxiv_rate_limit, limit=1, slot_decay_per_second=decay)
 
 
 def serve_deployments(settings: Settings) -> None:

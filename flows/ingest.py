@@ -18,61 +18,38 @@ the end of the last successful run's window.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import compress
 from pathlib import Path
 
-import numpy as np
 import requests
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
-from avi_radar.settings import Settings, get_settings
-from classify.embed import default_embedder
-from classify.labels import paper_text
-from classify.model import EmbeddingBasedClassifier
-from classify.registry import active_model, load_classifier, model_metrics
-from classify.screen import Screening
+from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
-from extract.arxiv_client import ArxivHarvester, PaperRecord
+from core.records import Extraction, PaperRecord
+from core.settings import Settings, get_settings
+from extract.arxiv_client import ArxivHarvester
 from extract.http import polite_session
-from extract.mentions import MentionDictionary, find_mentions
 from extract.oai import OaiHarvester
-from extract.pdf import Extraction, ExtractionPool, PdfRefused, download_pdf
-from flows.alerts import alert_failure
-from warehouse.db import Classified, PaperToClassify, Warehouse
+from extract.pdf import ExtractionPool, PdfRefused, download_pdf
+from flows.rate_limit import arxiv_gate
+from flows.runs import RunReport, recorded_run
+from flows.steps import classify_papers, mention_abstracts
+from warehouse.db import Warehouse
 
-# Texts per embedding task, and tasks submitted ahead of the one being stored. Each batch in flight holds
-# its texts, word features and scores: 1,024 x 4 peaked 320 MB higher than 256 x 2 in an import of 30,000
-# papers here, for the same wall time.
-EMBED_BATCH = 256
-BATCHES_IN_FLIGHT = 2
 EXTRACT_CHUNK = 16  # PDFs per extraction task
-
-
-@dataclass
-class RunReport:
-    """What one ingestion run did, as recorded in the ``runs`` table."""
-
-    run_id: int
-    since: date | None
-    until: date | None
-    counts: dict[str, int] = field(default_factory=dict)
-    durations: dict[str, float] = field(default_factory=dict)
 
 
 @task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
 def harvest(settings: Settings, since: date, until: date) -> list[PaperRecord]:
     """Every paper of the configured categories added or changed (OAI-PMH) or submitted (API) in the window."""
     logger = get_run_logger()
-    harvester = OaiHarvester(settings) if settings.harvest_source == "oai" else ArxivHarvester(settings)
+    harvester_class = OaiHarvester if settings.harvest_source == "oai" else ArxivHarvester
+    harvester = harvester_class(settings, arxiv_gate(settings))
     logger.info("harvesting %s..%s through %s", since, until, settings.harvest_source)
     records = list(harvester.window(settings.categories, since, until))
     logger.info("harvested %d papers of %s..%s", len(records), since, until)
@@ -87,78 +64,6 @@ def load_papers(warehouse: Warehouse, records: list[PaperRecord], run_id: int) -
     return new, updated
 
 
-@task(cache_policy=NO_CACHE, retries=1)
-def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
-    """Embeddings of one batch of texts (runs wherever the task runner puts it: a thread or a Dask worker)."""
-    return default_embedder(settings).encode(texts)
-
-
-def _embedded(
-    settings: Settings, warehouse: Warehouse, classifier: EmbeddingBasedClassifier, id_batches: list[list[str]]
-) -> Iterator[tuple[list[PaperToClassify], list[str], Screening, PrefectFuture]]:
-    """(papers, their texts, the classifier's screening of them, future of the embeddings of the texts it kept),
-    reading and submitting a bounded number of batches ahead, so memory stays flat however many papers wait."""
-    for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
-        window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
-        texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
-        screenings = [classifier.screening(batch) for batch in texts]
-        to_embed = [list(compress(batch, screening.kept)) for batch, screening in zip(texts, screenings, strict=True)]
-        yield from zip(window, texts, screenings, embed_texts.map(unmapped(settings), to_embed), strict=True)
-
-
-def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
-    """Label every paper without labels from the current model; returns (classified, relevant).
-
-    The model and the embedder are loaded only when there is something to label.
-    """
-    logger = get_run_logger()
-    warehouse.register_model(version, kind, model_metrics(settings, version))
-    pending = warehouse.papers_to_classify(version)
-    if not pending:
-        logger.info("every paper has labels from %s", version)
-        return 0, 0
-    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
-    id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
-    classified = relevant = screened = 0
-    progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
-    for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
-        progress.update(len(batch))
-        screened += int((~screening.kept).sum())
-        predictions = classifier.predict_embeddings(screening.one_row_per_text(future.result()), texts, screening)
-        classified += warehouse.store_classifications(
-            classifier.version,
-            (
-                Classified(
-                    paper.arxiv_id,
-                    prediction.relevance,
-                    prediction.relevance_score,
-                    prediction.best_task_score,
-                    paper.content_hash,
-                    prediction.labels,
-                    prediction.label_margin,
-                )
-                for paper, prediction in zip(batch, predictions, strict=True)
-            ),
-        )
-        relevant += sum(prediction.relevance == "av" for prediction in predictions)
-    progress.close()
-    logger.info(
-        "classified %d papers with %s (%d screened out unembedded); %d audio-visual",
-        classified,
-        classifier.version,
-        screened,
-        relevant,
-    )
-    return classified, relevant
-
-
-def mention_abstracts(warehouse: Warehouse, model_version: str) -> None:
-    """Count the mentions in the abstracts of audio-visual papers that have none from their full text."""
-    dictionary = MentionDictionary()
-    for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
-        warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
-
-
 def _download(settings: Settings, session: requests.Session, arxiv_id: str, version: int) -> Path | Extraction:
     try:
         return download_pdf(session, settings, arxiv_id, version)
@@ -171,7 +76,7 @@ def _download(settings: Settings, session: requests.Session, arxiv_id: str, vers
 @task(cache_policy=NO_CACHE)
 def download_pdfs(settings: Settings, wanted: list[tuple[str, int]]) -> list[tuple[str, Path | Extraction]]:
     """Fetch PDFs into the cache, a few at a time; a failed download is an Extraction with its reason."""
-    session = polite_session(settings)
+    session = polite_session(settings, arxiv_gate(settings))
     with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
         results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
         return list(tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted))
@@ -234,47 +139,23 @@ def default_window(warehouse: Warehouse, since: date | None, until: date | None)
 @flow(name="avi-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def ingest(since: date | None = None, until: date | None = None) -> RunReport:
     """Harvest, load, classify and read the papers of a window; record the run; publish the snapshot."""
-    logger = get_run_logger()
     settings = get_settings()
-    try:
-        warehouse = Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit)
-    except Exception as error:  # e.g. another run holds the write lock: nothing to record, but say so
-        alert_failure(settings, "ingest", None, f"{type(error).__name__}: {error}")
-        raise
-    with warehouse:
-        since, until = default_window(warehouse, since, until)
-        report = RunReport(run_id=warehouse.start_run("ingest", since, until), since=since, until=until)
-        logger.info("run %d: window %s..%s from %s", report.run_id, since, until, settings.arxiv_url)
-        try:
-            started = time.monotonic()
-            records = harvest(settings, since, until)
-            report.counts["n_harvested"] = len(records)
-            report.durations["harvest_s"] = time.monotonic() - started
-
-            started = time.monotonic()
-            report.counts["n_new"], report.counts["n_updated"] = load_papers(warehouse, records, report.run_id)
-            report.durations["load_s"] = time.monotonic() - started
-
-            started = time.monotonic()
+    with recorded_run(settings, "ingest", lambda warehouse: default_window(warehouse, since, until)) as (
+        warehouse,
+        report,
+    ):
+        get_run_logger().info(
+            "run %d: window %s..%s from %s", report.run_id, report.since, report.until, settings.arxiv_url
+        )
+        counts = report.counts
+        with report.timed("harvest"):
+            records = harvest(settings, report.since, report.until)
+            counts["n_harvested"] = len(records)
+        with report.timed("load"):
+            counts["n_new"], counts["n_updated"] = load_papers(warehouse, records, report.run_id)
+        with report.timed("classify"):
             version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
-            report.counts["n_classified"], report.counts["n_relevant"] = classify_papers(
-                warehouse, settings, version, kind
-            )
-            report.durations["classify_s"] = time.monotonic() - started
-
-            started = time.monotonic()
-            report.counts["n_text_ok"], report.counts["n_text_failed"] = fetch_texts(
-                warehouse, settings, version, report.run_id
-            )
-            report.durations["text_s"] = time.monotonic() - started
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            warehouse.finish_run(report.run_id, "failed", report.counts, report.durations, message)
-            warehouse.publish()  # analysts see the failed run and its error too
-            logger.error("run %d failed: %s", report.run_id, message)
-            alert_failure(settings, "ingest", report.run_id, message)
-            raise
-        warehouse.finish_run(report.run_id, "success", report.counts, report.durations)
-        warehouse.publish()
-    logger.info("run %d done: %s", report.run_id, report.counts)
+            counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
+        with report.timed("text"):
+            counts["n_text_ok"], counts["n_text_failed"] = fetch_texts(warehouse, settings, version, report.run_id)
     return report

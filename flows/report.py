@@ -8,9 +8,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from avi_radar.settings import get_settings
 from classify.taxonomy import load_taxonomy
-from reports.monthly import month_offset, write_report
+from core.settings import get_settings
+from reports.monthly import write_report
+from reports.queries import month_offset
 from warehouse.db import open_for_reading
 
 

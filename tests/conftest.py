@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,11 @@ os.environ["AVI_REQUEST_DELAY_S"] = "0"
 os.environ["AVI_BACKOFF_S"] = "0.05"
 os.environ["AVI_SCREEN_BACKGROUND"] = "3000"  # screens learn from a small unlabeled sample: quick training
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-_EMBEDDING_CACHE = _SESSION_HOME / "embeddings.sqlite"
+# Real embeddings, kept between runs (keyed by model and text hash, so never stale): the fast tier embeds a
+# text once, not once per run. AVI_TEST_EMBEDDING_CACHE names another file, e.g. an empty one for a cold run.
+_EMBEDDING_CACHE = Path(
+    os.environ.get("AVI_TEST_EMBEDDING_CACHE", Path(tempfile.gettempdir()) / "avi-tests-embeddings.sqlite")
+)
 _SESSION_HOME.mkdir(parents=True, exist_ok=True)
 
 
@@ -39,8 +44,8 @@ def require_shared() -> None:
 
 @pytest.fixture(autouse=True)
 def avi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own AVI_HOME; the embedding cache is shared across the session for speed."""
-    from avi_radar import settings as settings_module
+    """Every test gets its own AVI_HOME; the embedding cache is shared across tests and runs for speed."""
+    from core import settings as settings_module
 
     home = tmp_path / "avi-home"
     monkeypatch.setenv("AVI_HOME", str(home))
@@ -85,7 +90,7 @@ def day_corpus(two_days_rows: list[dict], tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def mirror(day_corpus: Path) -> Iterator[str]:
     """The mirror over TEST_DAY and NEXT_DAY, serving over real HTTP on loopback; yields its base URL."""
-    from extract.mirror.server import MirrorServer, load_mirror_data
+    from mirror.server import MirrorServer, load_mirror_data
 
     server = MirrorServer(load_mirror_data([day_corpus], PDF_FIXTURES))
     server.start_in_thread()
@@ -103,8 +108,12 @@ def embedder():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """One Prefect test server for the session instead of an ephemeral one per flow run (about 7 s each)."""
+def prefect_server(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One Prefect test server for the session instead of an ephemeral one per flow run (about 7 s each);
+    started only when a slow test is selected, since only those run flows."""
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        yield
+        return
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=60):
@@ -125,7 +134,7 @@ def small_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_shared(small_labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A shared folder with the small labels as its only label file and the real corpus and fixtures (linked),
     made the settings' ``AVI_SHARED_DIR``: what a fresh machine has, quick to train on."""
-    from avi_radar import settings as settings_module
+    from core import settings as settings_module
 
     shared = tmp_path / "shared"
     (shared / "labels").mkdir(parents=True)

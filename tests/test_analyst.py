@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 from avi_radar.analyst import label_session
-from avi_radar.cli import _analyst_rows, main
-from avi_radar.settings import Settings, get_settings
+from avi_radar.cli import main
+from avi_radar.commands.model import _analyst_rows
 from classify.registry import list_models
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
+from core.settings import Settings, get_settings
 from tests.conftest import SHARED
 from warehouse.db import Warehouse, open_for_reading
+
+pytestmark = pytest.mark.slow  # trains a model and imports through the flow
 
 V2A = "generation.cross_modal.video_to_audio"
 

@@ -11,6 +11,7 @@ import pytest
 from avi_radar.cli import main
 
 
+@pytest.mark.slow  # runs every benchmark stage
 def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "corpus.jsonl.gz"
     with gzip.open(corpus, "wt") as handle:

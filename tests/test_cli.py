@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from avi_radar.cli import main
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from tests.conftest import SHARED
 from warehouse.db import Warehouse
 
@@ -59,6 +59,7 @@ def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
     assert "zero-shot" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # trains with 5-fold cross-validation
 def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture, small_labels: Path) -> None:
     corpus = [str(path) for path in sorted((SHARED / "corpus").glob("*.jsonl.gz"))]
     for protocol in (["--holdout", "0.3"], ["--cv", "3"]):
@@ -86,6 +87,7 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
     )
 
 
+@pytest.mark.slow  # trains, runs the nightly flow and writes a report
 def test_demo_on_a_fresh_machine_trains_ingests_and_reports(
     small_shared: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -103,3 +105,14 @@ def test_demo_on_a_fresh_machine_trains_ingests_and_reports(
     assert int(capsys.readouterr().out.splitlines()[1]) > 100
     assert main(["models"]) == 0
     assert "*" in capsys.readouterr().out
+
+
+def test_settings_names_every_variable_with_its_meaning(capsys: pytest.CaptureFixture) -> None:
+    from core.settings import Settings
+
+    assert main(["settings"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    variables = [line.split("=")[0] for line in lines if line.startswith("AVI_")]
+    assert variables == [f"AVI_{name.upper()}" for name in Settings.model_fields]
+    # each variable is followed by its description
+    assert all(lines[lines.index(line) + 1].startswith("    ") for line in lines if line.startswith("AVI_"))

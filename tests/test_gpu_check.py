@@ -10,6 +10,7 @@ import pytest
 from avi_radar.gpu_check import main
 
 
+@pytest.mark.slow  # trains the default model
 def test_the_check_trains_the_default_model_and_classifies_on_a_cpu(small_shared: Path, tmp_path: Path) -> None:
     assert main(["--device", "cpu", "--limit", "48", "--out", str(tmp_path / "out")]) == 0
     figures = json.loads((tmp_path / "out" / "gpu_check.json").read_text())

@@ -8,10 +8,8 @@ never meet the writer's lock.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -23,9 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from extract.arxiv_client import PaperRecord
-from extract.mentions import Mention
-from extract.pdf import Extraction
+from core.records import Extraction, Mention, PaperRecord, content_hash, is_withdrawn
 
 MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -35,21 +31,6 @@ PUBLISHED_NAME = "avi-published.duckdb"
 def published_path(db_path: Path) -> Path:
     """Where the read-only snapshot of ``db_path`` is published."""
     return db_path.with_name(PUBLISHED_NAME)
-
-
-_WITHDRAWN = re.compile(
-    r"\b(this (paper|article|submission) (has been|is) withdrawn|withdrawn by the authors?)\b", re.I
-)
-
-
-def is_withdrawn(record: PaperRecord) -> bool:
-    """arXiv withdraws a paper with a new version whose comment (or abstract) says so."""
-    return bool(_WITHDRAWN.search(record.comment or "") or _WITHDRAWN.search(record.abstract or ""))
-
-
-def content_hash(title: str, abstract: str | None) -> str:
-    """Hash of the text a paper is classified by: a new version with the same text needs no new labels."""
-    return hashlib.sha256(f"{title}\0{abstract or ''}".encode()).hexdigest()[:16]
 
 
 def _naive_utc(moment: datetime | None) -> datetime | None:

@@ -48,6 +48,7 @@ def test_scores_follow_the_definitions() -> None:
     assert result["subsection"]["macro_f1"] == 0.8
     # techniques over all papers: diffusion gold 3, predicted on 1 and 6 -> P 1, R 2/3
     assert result["technique"]["macro_f1"] == 0.8
+    assert result["technique"]["per_label"][DIFF] == {"precision": 1.0, "recall": 0.6667, "f1": 0.8, "support": 3}
 
 
 def test_confident_subsets_leave_out_doubted_labels() -> None:
@@ -104,10 +105,10 @@ def test_label_reliability_bins_the_named_labels_and_errs_by_hand() -> None:
 def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
     from pathlib import Path
 
-    from avi_radar.settings import DEFAULT_CATEGORIES
     from classify.evaluate import UNLABELED_SOURCE, leave_month_out
     from classify.labels import load_labeled_papers
     from classify.taxonomy import load_taxonomy
+    from core.settings import DEFAULT_CATEGORIES
     from extract.corpus import rows_announced_in
     from tests.conftest import SHARED, require_shared
 

@@ -52,6 +52,7 @@ def unseen_corpus_texts(unlabeled: list[str]) -> list[str]:
     return [text for text in unlabeled[BACKGROUND:] if text not in sample]
 
 
+@pytest.mark.slow  # trains the head
 def test_predictions_are_consistent_with_the_hierarchy(head: TorchHeadClassifier, papers: list[LabeledPaper]) -> None:
     from classify.labels import paper_text
 
@@ -69,6 +70,7 @@ def test_predictions_are_consistent_with_the_hierarchy(head: TorchHeadClassifier
         assert 1 / 3 <= prediction.relevance_score <= 1
 
 
+@pytest.mark.slow  # trains the head
 def test_the_screen_turns_away_ordinary_papers_without_their_embeddings(
     head: TorchHeadClassifier, unseen_corpus_texts: list[str], embedder
 ) -> None:
@@ -81,6 +83,7 @@ def test_the_screen_turns_away_ordinary_papers_without_their_embeddings(
     assert all(p.relevance == "none" and p.relevance_score >= 1 - head.screen.threshold for p in blind)
 
 
+@pytest.mark.slow  # trains the head
 def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassifier, papers) -> None:
     from classify.labels import paper_text
 
@@ -88,6 +91,7 @@ def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassif
     assert head.screening(relevant).kept.mean() > 0.98
 
 
+@pytest.mark.slow  # trains the head
 def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadClassifier) -> None:
     assert set(head.thresholds) == set(head.label_ids)
     assert all(threshold in _THRESHOLD_GRID for threshold in head.thresholds.values())
@@ -95,6 +99,7 @@ def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadCl
     assert len(set(head.thresholds.values())) > 3
 
 
+@pytest.mark.slow  # trains the head
 def test_a_pickled_head_predicts_the_same(head: TorchHeadClassifier, embedder) -> None:
     import pickle
 
@@ -105,6 +110,7 @@ def test_a_pickled_head_predicts_the_same(head: TorchHeadClassifier, embedder) -
     assert restored.predict(texts) == head.predict(texts)
 
 
+@pytest.mark.slow  # trains the head
 def test_nearest_labeled_papers_are_those_the_head_remembers(head: TorchHeadClassifier, papers, embedder) -> None:
     from classify.labels import paper_text
 
@@ -115,6 +121,7 @@ def test_nearest_labeled_papers_are_those_the_head_remembers(head: TorchHeadClas
     assert [similarity for similarity, _ in nearest] == sorted((similarity for similarity, _ in nearest), reverse=True)
 
 
+@pytest.mark.slow  # trains the head
 def test_cross_validated_predictions_are_out_of_sample(embedder, papers: list[LabeledPaper]) -> None:
     """On relevance labels shuffled at random the network, the word models and the neighbours fit their
     training papers, but a paper's cross-validated prediction comes from models that never saw it: chance."""
@@ -133,6 +140,7 @@ def test_cross_validated_predictions_are_out_of_sample(embedder, papers: list[La
     assert out_of_sample["relevance"]["f1"] < 0.6
 
 
+@pytest.mark.slow  # trains the head twice
 def test_a_quick_retrain_labels_as_the_full_training_does(head: TorchHeadClassifier, papers) -> None:
     """The analyst loop's retrain keeps the full training's decisions and relearns the networks and word models:
     on the same papers it labels as the full training does, but for decisions that lie near a threshold."""

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from avi_radar.settings import get_settings
 from classify.evaluate import holdout_split, predict_papers, score_predictions
 from classify.explain import explain
 from classify.labels import TAXONOMY_SOURCE, LabeledPaper, files_fingerprint, load_labeled_papers, taxonomy_papers
@@ -16,6 +15,7 @@ from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_la
 from classify.registry import current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
 from classify.train import TrainingSetup, fit_classifier, train_and_register
+from core.settings import get_settings
 from tests.conftest import DAILY_CORPUS, SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
@@ -129,6 +129,7 @@ def test_taxonomy_examples_speak_for_every_label_and_techniques_only_for_their_l
     assert len({paper.arxiv_id for paper in examples}) == len(examples)
 
 
+@pytest.mark.slow  # trains two models
 def test_taxonomy_examples_let_a_model_predict_labels_its_papers_lack(embedder, small_labels: Path) -> None:
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
@@ -140,6 +141,7 @@ def test_taxonomy_examples_let_a_model_predict_labels_its_papers_lack(embedder, 
     assert not described <= set(without.thresholds)
 
 
+@pytest.mark.slow  # trains with cross-validation
 def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     settings = get_settings()
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
@@ -167,6 +169,7 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     assert predictions[1].relevance == "none" and predictions[1].labels == {}
 
 
+@pytest.mark.slow  # trains a model
 def test_model_beats_chance_and_baseline_runs_on_a_holdout(embedder, small_labels: Path) -> None:
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     papers = load_labeled_papers([small_labels], corpus, TAXONOMY)
@@ -200,6 +203,7 @@ def test_explaining_a_classifier_without_labeled_papers_shows_scores_and_no_neig
     assert scores and scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_a_model_refuses_embeddings_of_another_token_budget(embedder, small_labels: Path) -> None:
     from classify.embed import embedding_name
 

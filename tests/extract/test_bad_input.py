@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from extract.arxiv_client import ArxivHarvester, FeedError
 from extract.oai import OaiError, OaiHarvester
 

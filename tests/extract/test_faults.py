@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from extract.arxiv_client import ArxivHarvester, FeedError
 from extract.http import polite_session
-from extract.mirror.server import Faults, MirrorServer, load_mirror_data
 from extract.pdf import download_pdf
+from mirror.server import Faults, MirrorServer, load_mirror_data
 from tests.conftest import PDF_FIXTURES, TEST_DAY
 
 DAY = date.fromisoformat(TEST_DAY)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from extract.arxiv_client import ArxivHarvester
-from extract.mirror.server import Faults, MirrorServer, load_mirror_data
 from extract.oai import OaiError, OaiHarvester, oai_set, record_from_oai
+from mirror.server import Faults, MirrorServer, load_mirror_data
 from tests.conftest import PDF_FIXTURES, SHARED, TEST_DAY
 
 FIXTURES = SHARED / "fixtures" / "oai_pmh" / "inspirehep_hepcrawl"
@@ -62,7 +62,7 @@ def _mirror(data, monkeypatch: pytest.MonkeyPatch, faults: Faults | None = None)
 
 def test_oai_harvest_equals_the_api_harvest_and_lists_cross_lists_once(data, monkeypatch) -> None:
     server = _mirror(data, monkeypatch)
-    monkeypatch.setattr("extract.mirror.oai.PAGE_SIZE", 40)  # several resumption tokens
+    monkeypatch.setattr("mirror.oai.PAGE_SIZE", 40)  # several resumption tokens
     settings = get_settings()
     try:
         oai = [record.arxiv_id for record in OaiHarvester(settings).window(settings.categories, DAY, DAY)]
@@ -80,7 +80,7 @@ def test_oai_harvest_equals_the_api_harvest_and_lists_cross_lists_once(data, mon
 @pytest.mark.parametrize("fault", Faults.CLASSES)
 def test_oai_harvest_recovers_from_each_fault_class(fault: str, data, monkeypatch) -> None:
     server = _mirror(data, monkeypatch, Faults(schedule={0: fault, 3: fault}, slow_s=1.5))
-    monkeypatch.setattr("extract.mirror.oai.PAGE_SIZE", 40)
+    monkeypatch.setattr("mirror.oai.PAGE_SIZE", 40)
     settings = get_settings()
     try:
         harvested = [record.arxiv_id for record in OaiHarvester(settings).window(settings.categories, DAY, DAY)]

@@ -6,10 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
+
 from avi_radar.cli import main
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from extract.dumps import record_from_kaggle_row
 from warehouse.db import open_for_reading
+
+pytestmark = pytest.mark.slow  # runs the import flow
 
 
 def _kaggle_row(row: dict) -> dict:

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import TEST_DAY
 from warehouse.db import Warehouse
 
+pytestmark = pytest.mark.slow  # kills `avi ingest` processes
+
 AVI = Path(sys.executable).parent / "avi"
 STATE = {
     "papers": "SELECT arxiv_id, version, title, abstract, authors, categories, published, content_hash FROM papers",

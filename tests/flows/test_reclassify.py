@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from avi_radar.cli import main
-from avi_radar.settings import get_settings
 from classify.registry import current_version
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
+from core.settings import get_settings
 from tests.conftest import SHARED
 from warehouse.db import open_for_reading
+
+pytestmark = pytest.mark.slow  # trains a model and runs flows
 
 LABELS_OF = "SELECT model_version, arxiv_id, label, score FROM predictions WHERE model_version = ? ORDER BY ALL"
 

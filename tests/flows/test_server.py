@@ -15,6 +15,8 @@ import requests
 from tests.conftest import TEST_DAY
 from warehouse.db import open_for_reading
 
+pytestmark = pytest.mark.slow  # starts a Prefect server
+
 BIN = Path(sys.executable).parent
 
 

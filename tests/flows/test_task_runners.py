@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from avi_radar import settings as settings_module
+from core import settings as settings_module
 from flows.deployments import task_runner
 from flows.ingest import ingest
 from tests.conftest import TEST_DAY
 from warehouse.db import open_for_reading
+
+pytestmark = pytest.mark.slow  # runs the nightly flow on Dask
 
 DAY = date.fromisoformat(TEST_DAY)
 SNAPSHOT = {

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from avi_radar.settings import get_settings
 from classify.labels import paper_text
 from classify.model import ZeroShotClassifier
 from classify.taxonomy import load_taxonomy
-from extract.arxiv_client import PaperRecord
-from reports.monthly import month_offset, parse_month, write_report
-from warehouse.db import Classified, Warehouse, content_hash, open_for_reading
+from core.records import PaperRecord, content_hash
+from core.settings import get_settings
+from reports.monthly import write_report
+from reports.queries import month_offset, parse_month
+from warehouse.db import Classified, Warehouse, open_for_reading
 
 
 @pytest.fixture
@@ -133,6 +134,7 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.slow  # drives a browser
 def test_report_renders_with_its_charts_in_a_real_browser(day_warehouse: Path, tmp_path: Path) -> None:
     taxonomy = load_taxonomy(get_settings().taxonomy_file)
     with open_for_reading(day_warehouse) as warehouse:

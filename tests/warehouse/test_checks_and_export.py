@@ -8,10 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extract.arxiv_client import PaperRecord
-from extract.pdf import Extraction
+from core.records import Extraction, PaperRecord, content_hash
 from warehouse.checks import run_checks
-from warehouse.db import Classified, Warehouse, content_hash
+from warehouse.db import Classified, Warehouse
 from warehouse.export import export_parquet
 
 

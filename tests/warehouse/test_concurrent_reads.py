@@ -10,10 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from flows.ingest import ingest
 from tests.conftest import NEXT_DAY, TEST_DAY
 from warehouse.db import published_path
+
+pytestmark = pytest.mark.slow  # reads while the nightly flow writes
 
 
 def _analyst(published: str, stop_file: str, queue: multiprocessing.Queue) -> None:

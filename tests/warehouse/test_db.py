@@ -10,9 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extract.arxiv_client import PaperRecord
-from extract.pdf import Extraction
-from warehouse.db import Classified, Warehouse, content_hash, open_for_reading, published_path
+from core.records import Extraction, PaperRecord, content_hash
+from warehouse.db import Classified, Warehouse, open_for_reading, published_path
 
 
 def _record(arxiv_id: str, version: int = 1, title: str = "A paper") -> PaperRecord:

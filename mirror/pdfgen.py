@@ -13,7 +13,7 @@ from html import escape
 
 import pymupdf
 
-from extract.mirror.records import MirrorRecord
+from mirror.records import MirrorRecord
 
 _PAGE = pymupdf.paper_rect("letter")
 _MARGIN = 54

@@ -22,11 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from extract.mirror import oai
-from extract.mirror.atom import render_error, render_feed
-from extract.mirror.pdfgen import generate_pdf
-from extract.mirror.query import QueryError, parse_query
-from extract.mirror.records import MirrorRecord, load_records
+from mirror import oai
+from mirror.atom import render_error, render_feed
+from mirror.pdfgen import generate_pdf
+from mirror.query import QueryError, parse_query
+from mirror.records import MirrorRecord, load_records
 
 logger = logging.getLogger(__name__)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extract.corpus import iter_corpus
-from extract.dumps import record_from_corpus_row
+# The mirror maps corpus rows with its own code, not the client's: a mapping bug shared by both sides of the
+# wire would look right to the tests.
+_NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
+_OLD_STYLE_ID = re.compile(r"^[a-z-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}$")
 
 
 def _timestamp_key(moment: datetime) -> int:
@@ -69,31 +73,50 @@ class MirrorRecord:
         return self._words[field_name]
 
 
+def _publication_moment(row: dict[str, Any]) -> datetime | None:
+    """Midnight UTC of the row's announcement day; for older papers without one, the first of the month their
+    id was issued in (YYMM)."""
+    if row.get("announced"):
+        return datetime.fromisoformat(row["announced"]).replace(tzinfo=UTC)
+    match = _NEW_STYLE_ID.match(row["arxiv_id"]) or _OLD_STYLE_ID.match(row["arxiv_id"])
+    if not match or not 1 <= int(match[2]) <= 12:
+        return None
+    year = int(match[1])
+    return datetime(year + (2000 if year < 91 else 1900), int(match[2]), 1, tzinfo=UTC)
+
+
 def record_from_row(row: dict[str, Any], order: int) -> MirrorRecord | None:
     """A mirror record for one corpus row; None for rows without a date or a title."""
-    paper = record_from_corpus_row(row)
-    if paper is None:
+    moment = _publication_moment(row)
+    if moment is None or not row.get("title"):
         return None
-    categories = paper.categories or ["cs.LG"]
+    categories = list(row.get("categories") or []) or ["cs.LG"]
     return MirrorRecord(
-        arxiv_id=paper.arxiv_id,
-        version=paper.version,
+        arxiv_id=row["arxiv_id"],
+        version=int(row.get("version") or 1),
         title=row["title"],
         abstract=row.get("abstract") or "",
-        authors=paper.authors,
+        authors=list(row.get("authors") or []),
         categories=categories,
-        primary_category=paper.primary_category or categories[0],
-        comment=paper.comment,
-        published=paper.published,
-        updated=paper.updated,
+        primary_category=row.get("primary_category") or categories[0],
+        comment=row.get("comment"),
+        published=moment,
+        updated=moment,
         order=order,
     )
+
+
+def _corpus_rows(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    for path in paths:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            yield from (json.loads(line) for line in handle if line.strip())
 
 
 def load_records(paths: Iterable[Path]) -> dict[str, MirrorRecord]:
     """Records by arXiv id; a later file's row for the same id replaces an earlier one."""
     records: dict[str, MirrorRecord] = {}
-    for order, row in enumerate(iter_corpus(paths)):
+    for order, row in enumerate(_corpus_rows(paths)):
         record = record_from_row(row, order)
         if record is not None:
             records[record.arxiv_id] = record

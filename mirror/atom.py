@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
-from extract.mirror.records import MirrorRecord
+from mirror.records import MirrorRecord
 
 _HEADER = (
     "<?xml version='1.0' encoding='UTF-8'?>\n"

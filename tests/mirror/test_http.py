@@ -11,7 +11,7 @@ import requests
 from arxiv import _feed
 from lxml import etree
 
-from avi_radar.settings import get_settings
+from core.settings import get_settings
 from extract.arxiv_client import ArxivHarvester, category_window_query
 from tests.conftest import PDF_FIXTURES, SHARED, TEST_DAY
 
@@ -114,7 +114,7 @@ def test_pdf_endpoint_serves_real_and_generated_pdfs(mirror: str, day_rows: list
 
 
 def test_fixture_pdfs_are_indexed_by_their_stamp() -> None:
-    from extract.mirror.server import index_pdf_fixtures
+    from mirror.server import index_pdf_fixtures
 
     index = index_pdf_fixtures(PDF_FIXTURES)
     assert index["2303.09119"] == PDF_FIXTURES / "2303.09119v2.pdf"

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from extract.mirror.records import MirrorRecord
-from extract.oai import oai_set
+from mirror.records import MirrorRecord
 
 PAGE_SIZE = 500
 _HEADER = (
@@ -19,8 +18,15 @@ _HEADER = (
 )
 
 
+def archive_set(category: str) -> str:
+    """The OAI set arXiv files a category under: its archive (``cs.CV`` -> ``cs``; physics archives as
+    ``physics:hep-th``)."""
+    archive = category.split(".")[0]
+    return archive if archive in {"cs", "eess", "math", "stat", "econ", "q-bio", "q-fin"} else f"physics:{archive}"
+
+
 def _in_set(record: MirrorRecord, set_spec: str | None) -> bool:
-    return set_spec is None or any(oai_set(category) == set_spec for category in record.categories)
+    return set_spec is None or any(archive_set(category) == set_spec for category in record.categories)
 
 
 def _envelope(verb_attributes: str, base_url: str, body: str) -> bytes:
@@ -43,7 +49,8 @@ def _record(record: MirrorRecord) -> str:
         for name in record.authors
         if name.split()
     )
-    sets = "".join(f" <setSpec>{escape(spec)}</setSpec>\n" for spec in dict.fromkeys(map(oai_set, record.categories)))
+    set_specs = dict.fromkeys(map(archive_set, record.categories))
+    sets = "".join(f" <setSpec>{escape(spec)}</setSpec>\n" for spec in set_specs)
     comments = f"<comments>{escape(record.comment)}</comments>" if record.comment else ""
     return (
         f"<record>\n<header>\n <identifier>oai:arXiv.org:{escape(record.arxiv_id)}</identifier>\n"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from extract.mirror.records import MirrorRecord
+from mirror.records import MirrorRecord
 
 Predicate = Callable[[MirrorRecord], bool]
 

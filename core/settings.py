@@ -7,6 +7,7 @@ named by ``AVI_CONFIG_FILE`` (environment variables win). No other module builds
 
 from __future__ import annotations
 
+import getpass
 import os
 from functools import cached_property
 from pathlib import Path
@@ -35,8 +36,14 @@ class Settings(BaseSettings):
         default="https://export.arxiv.org",
         description="Base URL of arXiv (API at /api/query, PDFs at /pdf/ID); a mirror in tests and demos.",
     )
-    categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: DEFAULT_CATEGORIES.split(","))
-    taxonomy_file: Path = Field(default=PACKAGE_ROOT / "classify" / "taxonomy.yaml")
+    categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: DEFAULT_CATEGORIES.split(","),
+        description="arXiv categories harvested, comma-separated (a paper in any of them is taken).",
+    )
+    taxonomy_file: Path = Field(
+        default=PACKAGE_ROOT / "classify" / "taxonomy.yaml",
+        description="The survey's taxonomy (labels, descriptions, hub headings); another survey, another file.",
+    )
     shared_dir: Path = Field(default=PACKAGE_ROOT.parent / "shared", description="Labels and corpus, if present.")
 
     harvest_source: Literal["oai", "api"] = Field(
@@ -97,6 +104,9 @@ class Settings(BaseSettings):
     arxiv_rate_limit: str = Field(
         default="arxiv-requests", description="Prefect global rate limit shared by every request to arXiv."
     )
+    analyst: str | None = Field(
+        default=None, description="Name recorded with an analyst's decisions (default: the login name)."
+    )
     embedding_cache: Path | None = Field(
         default=None, description="Embedding cache file, if not the one under AVI_HOME (shared between homes)."
     )
@@ -155,6 +165,21 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Default output folder of monthly reports."""
         return self._subdir("reports")
+
+    @property
+    def export_dir(self) -> Path:
+        """Default output folder of ``avi export``."""
+        return self.home_dir / "export"
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's state, when the operator has not chosen ``PREFECT_HOME``."""
+        return self.home_dir / "prefect"
+
+    @property
+    def analyst_name(self) -> str:
+        """Who is deciding: ``AVI_ANALYST``, else the login name."""
+        return self.analyst or getpass.getuser()
 
     @property
     def embedding_cache_path(self) -> Path:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from extract.arxiv_client import date_from_id
-from extract.mirror.query import QueryError, parse_query
-from extract.mirror.records import MirrorRecord
+from core.records import date_from_id
+from mirror.query import QueryError, parse_query
+from mirror.records import MirrorRecord
 
 
 def _record(arxiv_id: str, title: str, categories: list[str], day: int, abstract: str = "") -> MirrorRecord:

@@ -1,0 +1,234 @@
+"""The classifier's commands: train, evaluate, list models, and the analyst's loop (label, explain)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from avi_radar.commands.common import MONTH, existing_paths
+from core.settings import Settings
+
+
+def _embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
+    from classify.embed import default_embedder
+
+    return default_embedder(settings)
+
+
+def _analyst_rows(settings: Settings) -> list[tuple]:
+    """The analysts' decisions from the published warehouse (none before the first run)."""
+    from warehouse.db import open_for_reading, published_path
+
+    if not published_path(settings.db_path).exists():
+        return []
+    with open_for_reading(settings.db_path) as warehouse:
+        return warehouse.analyst_labels()
+
+
+def _metrics_line(metrics: dict) -> str:
+    figures = metrics.get("all", {})
+    calibration = f"calibration error {metrics['calibration']['expected_calibration_error']}"
+    if "label_calibration" in metrics:  # models trained before label scores were measured lack it
+        calibration += f", of named labels {metrics['label_calibration']['expected_calibration_error']}"
+    return (
+        f"  {metrics['protocol']}: relevance F1 {figures['relevance']['f1']}, section macro-F1 "
+        f"{figures['section']['macro_f1']}, subsection {figures['subsection']['macro_f1']}, technique "
+        f"{figures['technique']['macro_f1']}, {calibration}"
+    )
+
+
+def _add_label_inputs(command: argparse.ArgumentParser) -> None:
+    """The label files and corpus files that ``train`` and ``eval`` read, both defaulting to ``shared/``."""
+    command.add_argument(
+        "--labels",
+        action="append",
+        help="label file (JSON lines); repeatable (default: shared/labels/train.jsonl and shared/labels/judged/)",
+    )
+    command.add_argument(
+        "--corpus", action="append", help="corpus file joined with the labels; repeatable (default: shared/corpus)"
+    )
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Train a classifier on the seed labels and the analysts' decisions, measure it, make it current."""
+    from classify.taxonomy import load_taxonomy
+    from classify.train import train_and_register
+
+    analyst_rows = _analyst_rows(settings)
+    info = train_and_register(
+        settings,
+        load_taxonomy(settings.taxonomy_file),
+        _embedder(settings),
+        existing_paths(args.labels) or settings.default_labels,
+        existing_paths(args.corpus) or settings.default_corpus,
+        analyst_rows=analyst_rows,
+        kind=args.classifier,
+        cv_folds=args.cv,
+        quick=args.no_cv,
+    )
+    print(
+        f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
+        "it is now the current model"
+    )
+    if info.metrics:
+        print(_metrics_line(info.metrics))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate the current model (or one trained on a split, or k models by cross-validation) and the baseline."""
+    from classify.evaluate import (
+        cross_validated_predictions,
+        evaluation_result,
+        holdout_split,
+        leave_months_out,
+        predict_papers,
+    )
+    from classify.labels import load_labeled_papers
+    from classify.model import TfidfSvmClassifier, zero_shot_version
+    from classify.registry import load_classifier, require_registered
+    from classify.taxonomy import load_taxonomy
+    from classify.train import fit_classifier, measured_fit, training_setup
+
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    for month in args.month or []:
+        if not MONTH.fullmatch(month):
+            raise ValueError(f"--month {month!r} is not a month (YYYY-MM)")
+    if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
+        require_registered(settings, args.model)  # before the embedder and the labels load
+    embedder = _embedder(settings)
+    corpus = existing_paths(args.corpus) or settings.default_corpus
+    papers = load_labeled_papers(existing_paths(args.labels) or settings.default_labels, corpus, taxonomy)
+    if not papers:
+        raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
+    months = args.month or []
+    trains = bool(args.cv or args.holdout or months)
+    setup = training_setup(settings, args.classifier, corpus, papers, args.cv) if trains else None
+
+    def train_model(train: list):  # noqa: ANN001, ANN202
+        return fit_classifier(taxonomy, embedder, train, setup=setup)
+
+    def train_baseline(train: list):  # noqa: ANN001, ANN202
+        return TfidfSvmClassifier(taxonomy).fit(train)
+
+    if months:
+        print(
+            json.dumps(
+                leave_months_out(
+                    months, papers, corpus, settings.categories, train_model, train_baseline if args.baseline else None
+                )
+            )
+        )
+        return 0
+    if args.cv:
+        test = papers
+        _, predictions, protocol = measured_fit(taxonomy, embedder, papers, setup)
+        baseline = cross_validated_predictions(papers, args.cv, train_baseline) if args.baseline else None
+    else:
+        if args.holdout:
+            train, test = holdout_split(papers, args.holdout)
+            classifier = train_model(train)
+            protocol = f"trained on {len(train)} papers, evaluated on a held-out {args.holdout:.0%} ({len(test)})"
+        else:
+            test = papers
+            classifier = load_classifier(settings, taxonomy, embedder, args.model)
+            held_ids = {paper.arxiv_id for paper in test}
+            train = [
+                p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
+            ]
+            protocol = f"model {classifier.version} on the given labels"
+        predictions = predict_papers(classifier, test)
+        if args.baseline and not train:
+            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
+        baseline = predict_papers(train_baseline(train), test) if args.baseline else None
+    print(json.dumps(evaluation_result(protocol, test, predictions, baseline), indent=None if args.json else 2))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    """List the registered models."""
+    from classify.registry import current_version, list_models
+
+    current = current_version(settings)
+    for info in list_models(settings):
+        marker = "*" if info.version == current else " "
+        print(
+            f"{marker} {info.version}  {info.kind}  papers={info.n_papers}  taxonomy={info.taxonomy_fingerprint}"
+            f" (+{info.taxonomy_examples} examples)  labels={info.labels_fingerprint}"
+        )
+        if info.metrics:
+            print(_metrics_line(info.metrics))
+    if current is None:
+        print("no trained model: ingestion uses the zero-shot classifier (run `avi train`)")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
+    """Record analysts' decisions: one given on the command line, or interactively for the least certain papers."""
+    from avi_radar.analyst import label_session, record_decision
+
+    if args.paper:
+        record_decision(settings, args.paper, args.relevance, args.labels, args.note)
+        print(f"recorded {args.paper}: {args.relevance} {args.labels or ''}".rstrip())
+        return 0
+    recorded = label_session(settings, args.limit, input, print)
+    print(f"{recorded} decisions recorded; `avi train` uses them over the seed labels")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the scores behind one paper's prediction and the labeled papers nearest to it."""
+    from avi_radar.analyst import explain_paper
+
+    print(explain_paper(settings, args.arxiv_id, args.model))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this group's subcommands to ``avi``."""
+    train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
+    _add_label_inputs(train)
+    train.add_argument("--classifier", default="embedding-mlp", help="embedding-mlp (default) or embedding-logreg")
+    train.add_argument(
+        "--cv", type=int, help="folds of the cross-validation stored as the model's metrics (AVI_TRAIN_CV_FOLDS, 5)"
+    )
+    train.add_argument(
+        "--no-cv",
+        action="store_true",
+        help="quick retrain of the current model on the labels and analysts' decisions, keeping its thresholds "
+        "and screen (not measured; for the labelling loop)",
+    )
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate the classifier on labeled papers")
+    _add_label_inputs(evaluate)
+    evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
+    evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
+    evaluate.add_argument("--cv", type=int, help="k-fold cross-validation instead")
+    evaluate.add_argument(
+        "--month",
+        action="append",
+        help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
+    )
+    evaluate.add_argument(
+        "--classifier", default="embedding-mlp", help="kind to train for --holdout/--cv (or embedding-logreg)"
+    )
+    evaluate.add_argument("--model", help="registered model version to evaluate (default: current)")
+    evaluate.set_defaults(handler=cmd_eval)
+
+    models = commands.add_parser("models", help="list trained models")
+    models.set_defaults(handler=cmd_models)
+
+    label = commands.add_parser("label", help="decide the papers the model is least sure of (analyst_labels)")
+    label.add_argument("--limit", type=int, default=10, help="papers to show in an interactive session")
+    label.add_argument("--paper", help="record a decision about this paper without asking")
+    label.add_argument("--relevance", choices=["av", "context", "none"], help="with --paper")
+    label.add_argument("--labels", help="with --paper: comma-separated taxonomy label ids")
+    label.add_argument("--note", help="why (stored with the decision)")
+    label.set_defaults(handler=cmd_label)
+
+    explain = commands.add_parser("explain", help="the scores and nearest labeled papers behind a prediction")
+    explain.add_argument("arxiv_id")
+    explain.add_argument("--model", help="registered model version (default: current)")
+    explain.set_defaults(handler=cmd_explain)

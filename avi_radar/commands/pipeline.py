@@ -1,0 +1,198 @@
+"""The pipeline's commands: the mirror, the nightly ingestion, backfills, the scheduler, relabelling, and the
+demo that shows them all."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from avi_radar.commands.common import existing_paths, parse_date, prepare_prefect
+from core.settings import Settings, get_settings, reset_settings
+
+
+def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the corpus as an arXiv-compatible API until interrupted."""
+    from mirror.server import Faults, MirrorServer, load_mirror_data
+
+    faults = Faults(args.faults, tuple(args.fault_classes.split(",")), args.slow_s, args.seed)
+    corpus = existing_paths(args.corpus) or settings.default_corpus
+    pdf_dir = Path(args.pdf_dir) if args.pdf_dir else settings.shared_dir / "fixtures" / "pdf"
+    started = time.monotonic()
+    data = load_mirror_data(corpus, pdf_dir)
+    server = MirrorServer(data, host=args.host, port=args.port, faults=faults)
+    print(
+        f"mirror: {len(data.records)} papers, {len(data.pdf_files)} real PDFs, loaded in "
+        f"{time.monotonic() - started:.1f}s; serving {server.base_url}",
+        flush=True,
+    )
+    print(f"use it with: AVI_ARXIV_URL={server.base_url} avi ingest ...", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if faults.rate:
+            print(f"faults served: {dict(faults.drawn)}", flush=True)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ingestion flow for a window."""
+    if args.since and args.until and args.since > args.until:
+        print(f"avi ingest: --since {args.since} is after --until {args.until}", file=sys.stderr)
+        return 2
+    prepare_prefect(settings)
+    from flows.deployments import task_runner
+    from flows.ingest import ingest
+
+    runner = task_runner(args.task_runner)
+    flow = ingest.with_options(task_runner=runner) if runner else ingest
+    try:
+        report = flow(since=args.since, until=args.until)
+    except Exception as error:  # noqa: BLE001 - the flow logged it and recorded it in `runs`; say so and fail
+        print(f"avi ingest: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "run_id": report.run_id,
+                "since": str(report.since),
+                "until": str(report.until),
+                **report.counts,
+                **{k: round(v, 2) for k, v in report.durations.items()},
+            }
+        )
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Backfill from dump files (corpus format or Kaggle's snapshot), then label."""
+    prepare_prefect(settings)
+    from flows.backfill import backfill
+
+    paths = existing_paths(args.paths)
+    started = time.monotonic()
+    try:
+        report = backfill(paths)
+    except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
+        print(f"avi import: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run_id": report.run_id, **report.counts, "wall_s": round(time.monotonic() - started, 1)}))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the nightly and monthly deployments against the configured Prefect server."""
+    prepare_prefect(settings)
+    from flows.deployments import serve_deployments
+
+    serve_deployments(settings)
+    return 0
+
+
+def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
+    """Relabel the warehouse with a registered model (default: the current one), downloading nothing."""
+    if args.model:
+        from classify.registry import require_registered
+
+        require_registered(settings, args.model)  # before Prefect's server starts for nothing
+    prepare_prefect(settings)
+    from flows.reclassify import reclassify
+
+    try:
+        report = reclassify(args.model)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
+        print(f"avi reclassify: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run_id": report.run_id, **report.counts}))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Mirror the shared corpus, train if needed, ingest a week of May 2026 and write its report."""
+    from avi_radar.cli import build_parser
+    from avi_radar.commands.model import cmd_train
+    from avi_radar.commands.warehouse import cmd_report
+    from classify.registry import current_version
+    from mirror.server import MirrorServer, load_mirror_data
+
+    if not settings.default_corpus:
+        raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
+    parser = build_parser()  # each step runs exactly as its own command would, with that command's defaults
+    if current_version(settings) is None:
+        cmd_train(parser.parse_args(["train"]), settings)
+    server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
+    server.start_in_thread()
+    # The flow reads its settings from the environment, as it would under a scheduler.
+    os.environ["AVI_ARXIV_URL"] = server.base_url
+    os.environ["AVI_REQUEST_DELAY_S"] = "0"
+    reset_settings()
+    demo_settings = get_settings()
+    try:
+        window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
+        if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
+            return 1
+        cmd_report(parser.parse_args(["report", "--month", f"{args.since:%Y-%m}"]), demo_settings)
+    finally:
+        server.shutdown()
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this group's subcommands to ``avi``."""
+
+    mirror = commands.add_parser("mirror", help="serve corpus files as an arXiv-compatible API")
+    mirror.add_argument("--corpus", action="append", help="corpus JSON lines (.gz ok); repeatable")
+    mirror.add_argument("--port", type=int, default=8765)
+    mirror.add_argument("--host", default="127.0.0.1")
+    mirror.add_argument("--pdf-dir", help="folder of real PDFs named <id>v<n>.pdf")
+    mirror.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this share of requests with a fault (e.g. 0.2)",
+    )
+    mirror.add_argument(
+        "--fault-classes",
+        default=",".join(("429", "503", "slow", "truncated", "malformed", "html200")),
+        help="comma-separated fault classes to draw from",
+    )
+    mirror.add_argument("--slow-s", type=float, default=31.0, help="delay of a 'slow' fault (over the client timeout)")
+    mirror.add_argument("--seed", type=int, default=0, help="seed of the fault draw")
+    mirror.set_defaults(handler=cmd_mirror)
+
+    ingest = commands.add_parser("ingest", help="harvest, classify and load a window of arXiv papers")
+    ingest.add_argument("--since", type=parse_date, help="first submission date (default: the watermark)")
+    ingest.add_argument("--until", type=parse_date, help="last submission date (default: today)")
+    ingest.add_argument(
+        "--task-runner",
+        metavar="dask[=ADDRESS]",
+        help="run embedding and PDF extraction tasks on Dask: a local cluster, or the one at ADDRESS",
+    )
+    ingest.set_defaults(handler=cmd_ingest)
+
+    imports = commands.add_parser("import", help="backfill from dumps (shared corpus format or Kaggle's snapshot)")
+    imports.add_argument("paths", nargs="+", metavar="PATH")
+    imports.set_defaults(handler=cmd_import)
+
+    serve = commands.add_parser("serve", help="serve the nightly ingestion and monthly report deployments")
+    serve.set_defaults(handler=cmd_serve)
+
+    reclassify = commands.add_parser("reclassify", help="relabel the warehouse with a model (downloads nothing)")
+    reclassify.add_argument("--model", help="registered version to use and make current (default: current)")
+    reclassify.set_defaults(handler=cmd_reclassify)
+
+    demo = commands.add_parser("demo", help="mirror shared/, ingest a week, write its report")
+    demo.add_argument("--since", type=parse_date, default=date(2026, 5, 4))
+    demo.add_argument("--until", type=parse_date, default=date(2026, 5, 8))
+    demo.set_defaults(handler=cmd_demo)

@@ -1,0 +1,111 @@
+"""The warehouse's commands: queries, the monthly report, checks, export and migration."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.settings import Settings
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a read-only query against the published warehouse."""
+    from warehouse.db import open_for_reading
+
+    with open_for_reading(settings.db_path) as warehouse:
+        columns, rows = warehouse.query(args.query)
+    if args.format == "json":
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=1))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        cells = [[str(value) for value in row] for row in rows]
+        widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+        print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
+        print("  ".join("-" * width for width in widths))
+        for row in cells:
+            print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))
+        print(f"({len(rows)} rows)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the monthly report."""
+    from classify.taxonomy import load_taxonomy
+    from reports.monthly import write_report
+    from warehouse.db import open_for_reading
+
+    out_dir = Path(args.out) if args.out else settings.reports_dir / args.month
+    started = time.monotonic()
+    with open_for_reading(settings.db_path) as warehouse:
+        path = write_report(warehouse, load_taxonomy(settings.taxonomy_file), args.month, out_dir)
+    print(f"report for {args.month} written to {path} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify the warehouse's invariants; exit 1 when one fails."""
+    from warehouse.checks import run_checks
+    from warehouse.db import open_for_reading
+
+    with open_for_reading(settings.db_path) as warehouse:
+        results = run_checks(warehouse)
+    for check, broken in results:
+        print(f"{'ok  ' if broken == 0 else 'FAIL'}  {check.name}" + (f"  ({broken} rows)" if broken else ""))
+    failed = sum(1 for _, broken in results if broken)
+    print(f"{len(results) - failed} of {len(results)} checks hold")
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export every table and view as Parquet partitioned by month."""
+    from warehouse.db import open_for_reading
+    from warehouse.export import export_parquet
+
+    out_dir = Path(args.out) if args.out else settings.export_dir
+    with open_for_reading(settings.db_path) as warehouse:
+        written = export_parquet(warehouse, out_dir)
+    for name, rows in written.items():
+        print(f"{name}: {rows} rows")
+    print(f"written to {out_dir}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Upgrade the warehouse to this version's schema and republish it."""
+    from warehouse.db import SCHEMA_VERSION, Warehouse
+
+    with Warehouse(settings.db_path) as warehouse:
+        warehouse.publish()
+    print(f"{settings.db_path} is at schema version {SCHEMA_VERSION}; published")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this group's subcommands to ``avi``."""
+    sql = commands.add_parser("sql", help="run a read-only query on the published warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(handler=cmd_sql)
+
+    report = commands.add_parser("report", help="write the monthly report")
+    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--out", help="output folder (default: AVI_HOME/reports/YYYY-MM)")
+    report.set_defaults(handler=cmd_report)
+
+    check = commands.add_parser("check", help="verify the warehouse's invariants (exit 1 if one fails)")
+    check.set_defaults(handler=cmd_check)
+
+    export = commands.add_parser("export", help="export tables and views as Parquet partitioned by month")
+    export.add_argument("--format", choices=["parquet"], default="parquet")
+    export.add_argument("--out", help="output folder (default: AVI_HOME/export)")
+    export.set_defaults(handler=cmd_export)
+
+    migrate = commands.add_parser("migrate", help="upgrade the warehouse file to this version's schema")
+    migrate.set_defaults(handler=cmd_migrate)

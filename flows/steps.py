@@ -1,0 +1,100 @@
+"""The steps the flows share: label what the current model has not labelled (embedding batches as mapped
+tasks, so a Dask task runner spreads them), and count mentions in the abstracts of audio-visual papers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import compress
+
+import numpy as np
+from prefect import get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from tqdm import tqdm
+
+from classify.embed import default_embedder
+from classify.labels import paper_text
+from classify.model import EmbeddingBasedClassifier
+from classify.registry import load_classifier, model_metrics
+from classify.screen import Screening
+from classify.taxonomy import load_taxonomy
+from core.settings import Settings
+from extract.mentions import MentionDictionary, find_mentions
+from warehouse.db import Classified, PaperToClassify, Warehouse
+
+# Texts per embedding task, and tasks submitted ahead of the one being stored: each batch in flight holds its
+# texts, word features and scores, so these two bound the memory of a large import (docs/benchmarks.md).
+EMBED_BATCH = 256
+BATCHES_IN_FLIGHT = 2
+
+
+@task(cache_policy=NO_CACHE, retries=1)
+def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
+    """Embeddings of one batch of texts (runs wherever the task runner puts it: a thread or a Dask worker)."""
+    return default_embedder(settings).encode(texts)
+
+
+def _embedded(
+    settings: Settings, warehouse: Warehouse, classifier: EmbeddingBasedClassifier, id_batches: list[list[str]]
+) -> Iterator[tuple[list[PaperToClassify], list[str], Screening, PrefectFuture]]:
+    """(papers, their texts, the classifier's screening of them, future of the embeddings of the texts it kept),
+    reading and submitting a bounded number of batches ahead, so memory stays flat however many papers wait."""
+    for start in range(0, len(id_batches), BATCHES_IN_FLIGHT):
+        window = [warehouse.papers_by_id(ids) for ids in id_batches[start : start + BATCHES_IN_FLIGHT]]
+        texts = [[paper_text(paper.title, paper.abstract) for paper in batch] for batch in window]
+        screenings = [classifier.screening(batch) for batch in texts]
+        to_embed = [list(compress(batch, screening.kept)) for batch, screening in zip(texts, screenings, strict=True)]
+        yield from zip(window, texts, screenings, embed_texts.map(unmapped(settings), to_embed), strict=True)
+
+
+def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind: str) -> tuple[int, int]:
+    """Label every paper without labels from the current model; returns (classified, relevant).
+
+    The model and the embedder are loaded only when there is something to label.
+    """
+    logger = get_run_logger()
+    warehouse.register_model(version, kind, model_metrics(settings, version))
+    pending = warehouse.papers_to_classify(version)
+    if not pending:
+        logger.info("every paper has labels from %s", version)
+        return 0, 0
+    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
+    id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
+    classified = relevant = screened = 0
+    progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
+    for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
+        progress.update(len(batch))
+        screened += int((~screening.kept).sum())
+        predictions = classifier.predict_embeddings(screening.one_row_per_text(future.result()), texts, screening)
+        classified += warehouse.store_classifications(
+            classifier.version,
+            (
+                Classified(
+                    paper.arxiv_id,
+                    prediction.relevance,
+                    prediction.relevance_score,
+                    prediction.best_task_score,
+                    paper.content_hash,
+                    prediction.labels,
+                    prediction.label_margin,
+                )
+                for paper, prediction in zip(batch, predictions, strict=True)
+            ),
+        )
+        relevant += sum(prediction.relevance == "av" for prediction in predictions)
+    progress.close()
+    logger.info(
+        "classified %d papers with %s (%d screened out unembedded); %d audio-visual",
+        classified,
+        classifier.version,
+        screened,
+        relevant,
+    )
+    return classified, relevant
+
+
+def mention_abstracts(warehouse: Warehouse, model_version: str) -> None:
+    """Count the mentions in the abstracts of audio-visual papers that have none from their full text."""
+    dictionary = MentionDictionary()
+    for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
+        warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")

@@ -1,0 +1,138 @@
+"""The queries behind every number of the monthly report, printed in its appendix and runnable with
+``avi sql``: one place that knows how the report reads the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+LOW_FIT = 0.5  # best task-label score under which an audio-visual paper fits no subsection well
+AV_AREAS = "('perception', 'generation', 'interaction')"
+
+# (column, path in the model's stored metrics) of the figures the methods note quotes
+QUALITY_FIGURES = (
+    ("relevance_precision", "all.relevance.precision"),
+    ("relevance_recall", "all.relevance.recall"),
+    ("relevance_f1", "all.relevance.f1"),
+    ("judged_relevance_f1", "judged.relevance.f1"),
+    ("section_macro_f1", "all.section.macro_f1"),
+    ("subsection_macro_f1", "all.subsection.macro_f1"),
+    ("technique_macro_f1", "all.technique.macro_f1"),
+    ("label_calibration_error", "label_calibration.expected_calibration_error"),
+)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A query the report ran, shown in the appendix."""
+
+    name: str
+    sql: str
+
+
+def parse_month(text: str) -> date:
+    """The first day of ``YYYY-MM``; raises ValueError with the expected format."""
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise ValueError(f"month must look like 2026-05, not {text!r}") from None
+
+
+def month_offset(month: date, offset: int) -> date:
+    """The first day of the month ``offset`` months after ``month`` (negative: before)."""
+    index = month.year * 12 + month.month - 1 + offset
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def report_queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQuery]:
+    """The report's queries for ``month`` by name, excluding the survey's own paper (and, for the update
+    list, the papers its full text cites) when its arXiv id is known."""
+    year_ago, first, after = month_offset(month, -12), month_offset(month, -11), month_offset(month, 1)
+    this = f"p.published >= DATE '{month}' AND p.published < DATE '{after}'"
+    not_the_survey = not_cited_by_it = ""
+    if survey_arxiv_id:  # the survey's own paper is neither a new topic nor one it should add; what it cites it has
+        not_the_survey = f"\n  AND p.arxiv_id <> '{survey_arxiv_id}'"
+        not_cited_by_it = (
+            f"\n  AND p.arxiv_id NOT IN (SELECT cited_id FROM citations WHERE citing_id = '{survey_arxiv_id}')"
+        )
+    current = "(SELECT model_version FROM models WHERE is_current)"
+    return {
+        "headline": NamedQuery(
+            "Papers screened and audio-visual papers per month (this month, the one before, a year before)",
+            "SELECT strftime(p.published, '%Y-%m') AS month, count(*) AS screened,\n"
+            "       count(*) FILTER (WHERE c.relevance = 'av') AS audio_visual\n"
+            f"FROM papers p LEFT JOIN classifications c ON c.arxiv_id = p.arxiv_id AND c.model_version = {current}\n"
+            f"WHERE p.published >= DATE '{year_ago}' AND p.published < DATE '{after}'\n"
+            "GROUP BY month ORDER BY month",
+        ),
+        "sections": NamedQuery(
+            "Audio-visual papers per section and month (this month and the 11 before)",
+            "SELECT strftime(p.published, '%Y-%m') AS month, s.section, count(*) AS papers\n"
+            "FROM papers p JOIN paper_sections s USING (arxiv_id)\n"
+            f"WHERE p.published >= DATE '{first}' AND p.published < DATE '{after}'\n"
+            "GROUP BY ALL ORDER BY month, section",
+        ),
+        "labels": NamedQuery(
+            "Papers per subsection and technique label and month (this month and the 11 before)",
+            "SELECT strftime(month, '%Y-%m') AS month, label, papers FROM label_monthly\n"
+            f"WHERE month >= DATE '{first}' AND month <= DATE '{month}'\n"
+            f"  AND (split_part(label, '.', 1) IN {AV_AREAS} OR label LIKE 'technique.%')\n"
+            "ORDER BY month, label",
+        ),
+        "new_mentions": NamedQuery(
+            "Datasets, benchmarks and metrics first seen this month",
+            "SELECT n.kind, n.name, n.papers, n.introduced_by, i.title AS introduced_title, n.first_arxiv_id\n"
+            "FROM new_mentions_monthly n LEFT JOIN papers i ON i.arxiv_id = n.introduced_by\n"
+            f"WHERE n.month = DATE '{month}'\n"
+            "ORDER BY n.introduced_by IS NULL, n.kind, n.papers DESC, n.name",
+        ),
+        "low_fit": NamedQuery(
+            f"Audio-visual papers that fit no subsection well (best task score < {LOW_FIT}), this month and the"
+            " 6 before",
+            "SELECT p.arxiv_id, p.title, p.abstract,\n"
+            f"       date_diff('month', date_trunc('month', p.published), DATE '{month}') AS months_back\n"
+            "FROM papers p JOIN classifications c ON c.arxiv_id = p.arxiv_id\n"
+            f"WHERE c.model_version = {current} AND c.relevance = 'av' AND c.best_task_score < {LOW_FIT}\n"
+            f"  AND p.published >= DATE '{month_offset(month, -6)}' AND p.published < DATE '{after}'{not_the_survey}\n"
+            "ORDER BY p.arxiv_id",
+        ),
+        "fitting": NamedQuery(
+            f"This month's audio-visual papers that fit a subsection (best task score >= {LOW_FIT}): what the"
+            " emerging topics are named apart from",
+            "SELECT p.title, p.abstract\n"
+            "FROM papers p JOIN classifications c ON c.arxiv_id = p.arxiv_id\n"
+            f"WHERE c.model_version = {current} AND c.relevance = 'av' AND c.best_task_score >= {LOW_FIT}\n"
+            f"  AND {this}{not_the_survey}\n"
+            "ORDER BY p.arxiv_id",
+        ),
+        "candidates": NamedQuery(
+            "Candidates for the survey: this month's papers per subsection, with their score and how many papers"
+            " of the last 12 months cite them",
+            "SELECT l.label, p.arxiv_id, p.title, p.abstract, l.score,\n"
+            "       (SELECT count(*) FROM citations x JOIN papers q ON q.arxiv_id = x.citing_id\n"
+            f"        WHERE x.cited_id = p.arxiv_id AND q.published >= DATE '{first}') AS cited_by\n"
+            f"FROM papers p JOIN paper_labels l USING (arxiv_id)\n"
+            f"WHERE {this} AND split_part(l.label, '.', 1) IN {AV_AREAS}{not_the_survey}{not_cited_by_it}\n"
+            "ORDER BY l.label, l.score DESC",
+        ),
+        "model_quality": NamedQuery(
+            "How well the current model did in cross-validation on its training labels, when it was trained",
+            "SELECT json_extract_string(metrics, '$.protocol') AS protocol,\n"
+            + ",\n".join(
+                f"       json_extract(metrics, '$.{path}')::DOUBLE AS {column}" for column, path in QUALITY_FIGURES
+            )
+            + "\nFROM models WHERE is_current AND metrics IS NOT NULL",
+        ),
+        "methods": NamedQuery(
+            "Model, extraction errors and papers still without labels this month",
+            "SELECT (SELECT model_version FROM models WHERE is_current) AS model_version,\n"
+            "       (SELECT kind FROM models WHERE is_current) AS kind,\n"
+            "       (SELECT count(*) FROM paper_texts t JOIN papers p USING (arxiv_id)\n"
+            f"        WHERE t.status NOT IN ('ok', 'repaired') AND {this}) AS extraction_errors,\n"
+            "       (SELECT count(*) FROM paper_texts t JOIN papers p USING (arxiv_id)\n"
+            f"        WHERE t.status IN ('ok', 'repaired') AND {this}) AS texts_read,\n"
+            "       (SELECT count(*) FROM pending_work w JOIN papers p USING (arxiv_id)\n"
+            f"        WHERE w.waiting_for = 'labels' AND {this}) AS unlabelled",
+        ),
+    }
