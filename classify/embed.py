@@ -12,10 +12,10 @@ and trained models of another budget are never mixed up.
 
 Texts are embedded longest first and each batch is padded to a multiple of ``PAD_MULTIPLE`` tokens:
 the model then meets a handful of input shapes instead of one per batch, so oneDNN reuses its compiled
-kernels instead of compiling (and keeping buffers for) every new shape. Measured over 4,096 abstracts:
-37 s against 65 s when each batch is padded to its longest text, as sentence-transformers' ``encode``
-pads, and flat memory where ``encode`` grew by 60 MB per thousand texts (docs/benchmarks.md). Padding
-is masked out of the attention and the mean, so the vectors are those of ``encode`` (cosine 0.99999).
+kernels instead of compiling (and keeping buffers for) every new shape: faster, and memory stays flat
+where padding to each batch's longest text, as sentence-transformers' ``encode`` does, grows with every
+new shape (docs/benchmarks.md). Padding is masked out of the attention and the mean, so the vectors are
+those of ``encode``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 # oneDNN keeps up to 1,024 compiled kernels, one set per input shape (batch size x text length), each
-# with its own buffers; a backfill meets thousands of shapes. Read once, when torch first runs a kernel
-# (every path to torch imports this module first). Measured: an import of the shared corpus peaked at
-# 2.22 GB with 8 kernels against 2.38 GB with the default, and was not slower (323 s against 487 s).
+# with its own buffers; a backfill meets thousands of shapes, and a small cache lowers its peak memory at
+# no cost in speed (docs/benchmarks.md). Read once, when torch first runs a kernel (every path to torch
+# imports this module first).
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 
 MODEL_NAME = "all-MiniLM-L6-v2"

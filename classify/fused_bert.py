@@ -4,7 +4,7 @@ What inductor's CPU freezing does to a compiled graph, done once by module surge
 shape has to be compiled: every weight is packed once into oneDNN's blocked layout, the erf GELU runs
 inside the feed-forward expansion and each residual addition inside its output projection. Each fused
 kernel writes its output once instead of allocating a second tensor of the same size for the next
-step (12 MB per batch of 16 x 256 tokens for the GELU), whose fresh pages the kernel faults in one by one:
+step (for the GELU, one more activation-sized tensor per layer), whose fresh pages are faulted in one by one:
 that, more than the packing, is where the gain comes from (docs/benchmarks.md).
 """
 

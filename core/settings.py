@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +25,18 @@ from pydantic_settings import (
 
 DEFAULT_CATEGORIES = "cs.CV,cs.SD,eess.AS,eess.IV,cs.MM,cs.CL,cs.AI,cs.LG,cs.RO,cs.GR,cs.HC"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ArxivAccess:
+    """The part of the settings that talking to arXiv needs: where it is and how politely to ask."""
+
+    url: str
+    timeout_s: float
+    retries: int
+    backoff_s: float
+    delay_s: float
+    page_size: int
 
 
 class Settings(BaseSettings):
@@ -58,7 +71,7 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", description="auto, cpu or cuda: where embeddings and the classifier run.")
     embed_batch_size: int | None = Field(
         default=None,
-        description="Texts per forward pass (default: 16 on a CPU, where small batches measured fastest; 512 on CUDA).",
+        description="Texts per forward pass (default: 16 on a CPU, where small batches are fastest; 512 on CUDA).",
     )
     embed_bf16_on_cpu: bool = Field(
         default=True,
@@ -165,6 +178,18 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Default output folder of monthly reports."""
         return self._subdir("reports")
+
+    @property
+    def arxiv_access(self) -> ArxivAccess:
+        """What the arXiv clients and the PDF download read."""
+        return ArxivAccess(
+            self.arxiv_url,
+            self.request_timeout_s,
+            self.request_retries,
+            self.backoff_s,
+            self.request_delay_s,
+            self.page_size,
+        )
 
     @property
     def export_dir(self) -> Path:

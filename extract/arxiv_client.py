@@ -19,7 +19,7 @@ from arxiv import _feed as arxiv_feed
 from lxml import etree
 
 from core.records import PaperRecord
-from core.settings import Settings
+from core.settings import ArxivAccess
 from extract.http import RequestGate, polite_session
 
 logger = logging.getLogger(__name__)
@@ -123,13 +123,10 @@ class ValidatingClient(arxiv.Client):
 class ArxivHarvester:
     """Pages through the arXiv API for a query with the ``arxiv`` package, politely."""
 
-    def __init__(self, settings: Settings, gate: RequestGate | None = None) -> None:
-        self.settings = settings
-        self.client = ValidatingClient(
-            polite_session(settings, gate), settings.page_size, settings.request_retries, settings.backoff_s
-        )
+    def __init__(self, access: ArxivAccess, gate: RequestGate | None = None) -> None:
+        self.client = ValidatingClient(polite_session(access, gate), access.page_size, access.retries, access.backoff_s)
         # The package builds every URL from this format string; pointing it at the mirror is all it takes.
-        self.client.query_url_format = settings.arxiv_url.rstrip("/") + "/api/query?{}"
+        self.client.query_url_format = access.url.rstrip("/") + "/api/query?{}"
 
     def search(self, query: str) -> Iterator[PaperRecord]:
         """Every paper matching ``query``, oldest submission first."""

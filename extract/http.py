@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from core.settings import Settings
+from core.settings import ArxivAccess
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "avi-radar/0.1 (survey maintenance; https://arxiv.org/abs/2605.04045)"
@@ -78,12 +78,12 @@ class PoliteSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def polite_session(settings: Settings, gate: RequestGate | None = None) -> PoliteSession:
-    """The session configured from settings, passing every request through ``gate`` when one is given."""
+def polite_session(access: ArxivAccess, gate: RequestGate | None = None) -> PoliteSession:
+    """The session ``access`` configures, passing every request through ``gate`` when one is given."""
     return PoliteSession(
-        timeout_s=settings.request_timeout_s,
-        retries=settings.request_retries,
-        backoff_s=settings.backoff_s,
-        delay_s=settings.request_delay_s,
+        timeout_s=access.timeout_s,
+        retries=access.retries,
+        backoff_s=access.backoff_s,
+        delay_s=access.delay_s,
         gate=gate,
     )

@@ -21,7 +21,7 @@ from sickle.oaiexceptions import NoRecordsMatch
 from sickle.response import OAIResponse
 
 from core.records import PaperRecord
-from core.settings import Settings
+from core.settings import ArxivAccess
 from extract.http import RequestGate, polite_session
 
 logger = logging.getLogger(__name__)
@@ -117,12 +117,12 @@ def record_from_oai(element: etree._Element) -> PaperRecord | None:
 class OaiHarvester:
     """Records of the configured categories whose OAI datestamp falls in a window, each once."""
 
-    def __init__(self, settings: Settings, gate: RequestGate | None = None) -> None:
+    def __init__(self, access: ArxivAccess, gate: RequestGate | None = None) -> None:
         self.client = PoliteSickle(
-            f"{settings.arxiv_url.rstrip('/')}/oai2",
-            polite_session(settings, gate),
-            settings.request_retries,
-            settings.backoff_s,
+            f"{access.url.rstrip('/')}/oai2",
+            polite_session(access, gate),
+            access.retries,
+            access.backoff_s,
         )
 
     def window(self, categories: list[str], since: date, until: date) -> Iterator[PaperRecord]:

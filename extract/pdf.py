@@ -1,6 +1,6 @@
 """PDF download and structured text extraction with PyMuPDF, safe against hostile files.
 
-Reading order is rebuilt from text blocks (``get_text(sort=True)`` is 20x slower): blocks that span
+Reading order is rebuilt from text blocks (``get_text(sort=True)`` is far slower): blocks that span
 the page are kept in place, and between two of them the left column is read before the right one.
 The rotated arXiv stamp, running headers and footers and page numbers are dropped, and words broken by
 a hyphen at a line end are joined.
@@ -28,7 +28,7 @@ import pymupdf
 import requests
 
 from core.records import Extraction
-from core.settings import Settings
+from core.settings import ArxivAccess
 from extract.mentions import MentionDictionary, find_mentions
 from extract.structure import read_structure
 
@@ -42,26 +42,29 @@ class PdfRefused(ValueError):
     """The bytes are not a PDF this pipeline will read; the message says why."""
 
 
-def pdf_url(settings: Settings, arxiv_id: str, version: int) -> str:
-    """Where arXiv (or the mirror) serves a paper's PDF."""
-    return f"{settings.arxiv_url.rstrip('/')}/pdf/{arxiv_id}v{version}"
+def pdf_url(arxiv_url: str, arxiv_id: str, version: int) -> str:
+    """Where arXiv (or the mirror) at ``arxiv_url`` serves a paper's PDF."""
+    return f"{arxiv_url.rstrip('/')}/pdf/{arxiv_id}v{version}"
 
 
-def cache_path(settings: Settings, sha256: str) -> Path:
+def cache_path(pdf_dir: Path, sha256: str) -> Path:
     """Content-addressed location of a cached PDF (safe for ids with ``/`` such as ``hep-th/9901001``)."""
-    folder = settings.pdf_dir / sha256[:2]
+    folder = pdf_dir / sha256[:2]
     folder.mkdir(exist_ok=True)
     return folder / f"{sha256}.pdf"
 
 
-def download_pdf(session: requests.Session, settings: Settings, arxiv_id: str, version: int) -> Path:
-    """Fetch a PDF into the content-addressed cache; raises on HTTP errors, oversize and non-PDF answers.
+def download_pdf(
+    session: requests.Session, access: ArxivAccess, pdf_dir: Path, max_bytes: int, arxiv_id: str, version: int
+) -> Path:
+    """Fetch a PDF into the content-addressed cache under ``pdf_dir``; raises on HTTP errors, PDFs over
+    ``max_bytes`` and non-PDF answers.
 
     A body cut short or an error page instead of the PDF is fetched again, with backoff, before giving up.
     """
-    for attempt in range(settings.request_retries + 1):
+    for attempt in range(access.retries + 1):
         try:
-            response = session.get(pdf_url(settings, arxiv_id, version))
+            response = session.get(pdf_url(access.url, arxiv_id, version))
             response.raise_for_status()
             body = response.content
             if not body.startswith(b"%PDF"):
@@ -69,12 +72,12 @@ def download_pdf(session: requests.Session, settings: Settings, arxiv_id: str, v
             break
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError, PdfRefused):
             # HTTP error statuses were already retried by the session; these come from the body itself
-            if attempt == settings.request_retries:
+            if attempt == access.retries:
                 raise
-            time.sleep(settings.backoff_s * 2**attempt)
-    if len(body) > settings.max_pdf_bytes:
-        raise PdfRefused(f"PDF of {len(body)} bytes is over the {settings.max_pdf_bytes}-byte cap")
-    path = cache_path(settings, hashlib.sha256(body).hexdigest())
+            time.sleep(access.backoff_s * 2**attempt)
+    if len(body) > max_bytes:
+        raise PdfRefused(f"PDF of {len(body)} bytes is over the {max_bytes}-byte cap")
+    path = cache_path(pdf_dir, hashlib.sha256(body).hexdigest())
     if not path.exists():
         temporary = path.with_suffix(".part")
         temporary.write_bytes(body)

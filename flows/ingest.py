@@ -49,7 +49,7 @@ def harvest(settings: Settings, since: date, until: date) -> list[PaperRecord]:
     """Every paper of the configured categories added or changed (OAI-PMH) or submitted (API) in the window."""
     logger = get_run_logger()
     harvester_class = OaiHarvester if settings.harvest_source == "oai" else ArxivHarvester
-    harvester = harvester_class(settings, arxiv_gate(settings))
+    harvester = harvester_class(settings.arxiv_access, arxiv_gate(settings))
     logger.info("harvesting %s..%s through %s", since, until, settings.harvest_source)
     records = list(harvester.window(settings.categories, since, until))
     logger.info("harvested %d papers of %s..%s", len(records), since, until)
@@ -66,7 +66,7 @@ def load_papers(warehouse: Warehouse, records: list[PaperRecord], run_id: int) -
 
 def _download(settings: Settings, session: requests.Session, arxiv_id: str, version: int) -> Path | Extraction:
     try:
-        return download_pdf(session, settings, arxiv_id, version)
+        return download_pdf(session, settings.arxiv_access, settings.pdf_dir, settings.max_pdf_bytes, arxiv_id, version)
     except PdfRefused as refusal:
         return Extraction(status="refused", reason=str(refusal))
     except requests.RequestException as error:
@@ -76,7 +76,7 @@ def _download(settings: Settings, session: requests.Session, arxiv_id: str, vers
 @task(cache_policy=NO_CACHE)
 def download_pdfs(settings: Settings, wanted: list[tuple[str, int]]) -> list[tuple[str, Path | Extraction]]:
     """Fetch PDFs into the cache, a few at a time; a failed download is an Extraction with its reason."""
-    session = polite_session(settings, arxiv_gate(settings))
+    session = polite_session(settings.arxiv_access, arxiv_gate(settings))
     with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
         results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
         return list(tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted))

@@ -71,7 +71,7 @@ def canned(monkeypatch: pytest.MonkeyPatch):
 
 def _harvest() -> list[str]:
     settings = get_settings()
-    return [record.arxiv_id for record in ArxivHarvester(settings).search("cat:cs.CV")]
+    return [record.arxiv_id for record in ArxivHarvester(settings.arxiv_access).search("cat:cs.CV")]
 
 
 @pytest.mark.parametrize(
@@ -116,4 +116,4 @@ def test_oai_refuses_entity_expansion(canned) -> None:
     ]
     settings = get_settings()
     with pytest.raises(OaiError, match="entity expansion"):
-        list(OaiHarvester(settings).window(["cs.CV"], *[__import__("datetime").date(2026, 5, 5)] * 2))
+        list(OaiHarvester(settings.arxiv_access).window(["cs.CV"], *[__import__("datetime").date(2026, 5, 5)] * 2))

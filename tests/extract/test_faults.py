@@ -54,7 +54,9 @@ def test_harvest_recovers_from_each_fault_class(fault: str, faulty_mirror, day_r
     # the first page and a later one both fail once
     faulty_mirror(Faults(schedule={0: fault, 2: fault}, slow_s=1.5))
     settings = get_settings()
-    harvested = [record.arxiv_id for record in ArxivHarvester(settings).window(settings.categories, DAY, DAY)]
+    harvested = [
+        record.arxiv_id for record in ArxivHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY)
+    ]
     assert len(harvested) == len(set(harvested))  # nothing twice
     assert set(harvested) == _expected(day_rows)  # nothing lost
 
@@ -63,14 +65,21 @@ def test_harvest_fails_clearly_after_the_last_try(faulty_mirror) -> None:
     faulty_mirror(Faults(schedule=dict.fromkeys(range(50), "html200")))
     settings = get_settings()
     with pytest.raises(FeedError, match="gave up after 4 tries: not an Atom feed"):
-        list(ArxivHarvester(settings).window(settings.categories, DAY, DAY))
+        list(ArxivHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY))
 
 
 @pytest.mark.parametrize("fault", ["429", "503", "slow", "truncated", "html200"])
 def test_pdf_download_recovers_from_each_fault_class(fault: str, faulty_mirror, avi_home: Path) -> None:
     faulty_mirror(Faults(schedule={0: fault}, slow_s=1.5))
     settings = get_settings()
-    path = download_pdf(polite_session(settings), settings, "2303.09119", 2)
+    path = download_pdf(
+        polite_session(settings.arxiv_access),
+        settings.arxiv_access,
+        settings.pdf_dir,
+        settings.max_pdf_bytes,
+        "2303.09119",
+        2,
+    )
     assert path.read_bytes() == (PDF_FIXTURES / "2303.09119v2.pdf").read_bytes()
 
 
@@ -78,7 +87,14 @@ def test_pdf_download_gives_up_after_the_last_try(faulty_mirror, avi_home: Path)
     faulty_mirror(Faults(schedule=dict.fromkeys(range(10), "503")))
     settings = get_settings()
     with pytest.raises(requests.HTTPError, match="503"):
-        download_pdf(polite_session(settings), settings, "2303.09119", 2)
+        download_pdf(
+            polite_session(settings.arxiv_access),
+            settings.arxiv_access,
+            settings.pdf_dir,
+            settings.max_pdf_bytes,
+            "2303.09119",
+            2,
+        )
 
 
 def test_random_faults_are_drawn_from_every_class() -> None:

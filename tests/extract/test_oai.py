@@ -65,9 +65,13 @@ def test_oai_harvest_equals_the_api_harvest_and_lists_cross_lists_once(data, mon
     monkeypatch.setattr("mirror.oai.PAGE_SIZE", 40)  # several resumption tokens
     settings = get_settings()
     try:
-        oai = [record.arxiv_id for record in OaiHarvester(settings).window(settings.categories, DAY, DAY)]
-        api = {record.arxiv_id for record in ArxivHarvester(settings).window(settings.categories, DAY, DAY)}
-        assert not list(OaiHarvester(settings).window(settings.categories, date(2026, 5, 7), date(2026, 5, 8)))
+        oai = [record.arxiv_id for record in OaiHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY)]
+        api = {
+            record.arxiv_id for record in ArxivHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY)
+        }
+        assert not list(
+            OaiHarvester(settings.arxiv_access).window(settings.categories, date(2026, 5, 7), date(2026, 5, 8))
+        )
     finally:
         server.shutdown()
     assert len(oai) == len(set(oai)) and set(oai) == api
@@ -83,7 +87,9 @@ def test_oai_harvest_recovers_from_each_fault_class(fault: str, data, monkeypatc
     monkeypatch.setattr("mirror.oai.PAGE_SIZE", 40)
     settings = get_settings()
     try:
-        harvested = [record.arxiv_id for record in OaiHarvester(settings).window(settings.categories, DAY, DAY)]
+        harvested = [
+            record.arxiv_id for record in OaiHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY)
+        ]
     finally:
         server.shutdown()
     clean = {
@@ -99,6 +105,6 @@ def test_oai_fails_clearly_after_the_last_try(data, monkeypatch) -> None:
     settings = get_settings()
     try:
         with pytest.raises(OaiError, match="gave up after 5 tries"):
-            list(OaiHarvester(settings).window(settings.categories, DAY, DAY))
+            list(OaiHarvester(settings.arxiv_access).window(settings.categories, DAY, DAY))
     finally:
         server.shutdown()

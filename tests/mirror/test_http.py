@@ -66,11 +66,13 @@ def test_harvester_pages_through_a_window(mirror: str, day_rows: list[dict], mon
     monkeypatch.setenv("AVI_PAGE_SIZE", "50")
     settings = get_settings()
     day = date.fromisoformat(TEST_DAY)
-    harvested = list(ArxivHarvester(settings).window(settings.categories, day, day))
+    harvested = list(ArxivHarvester(settings.arxiv_access).window(settings.categories, day, day))
     expected = {r["arxiv_id"] for r in day_rows if set(r["categories"]) & set(settings.categories)}
     assert len(harvested) == len(expected) > 100  # several pages of 50
     assert {record.arxiv_id for record in harvested} == expected
-    assert not list(ArxivHarvester(settings).window(settings.categories, date(2026, 5, 7), date(2026, 5, 8)))
+    assert not list(
+        ArxivHarvester(settings.arxiv_access).window(settings.categories, date(2026, 5, 7), date(2026, 5, 8))
+    )
 
 
 def test_sorting_and_paging_follow_the_api(mirror: str) -> None:
