@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -239,3 +241,16 @@ def reset_settings() -> None:
     """Forget the cached settings so the next :func:`get_settings` rereads the environment (tests)."""
     global _settings
     _settings = None
+
+
+@contextmanager
+def overridden_settings(**changes: Any) -> Iterator[Settings]:
+    """The process-wide settings with ``changes`` applied while inside (what :func:`get_settings` returns
+    there, to flows run in this process too), then the previous ones again; the environment is untouched."""
+    global _settings
+    previous = _settings
+    _settings = get_settings().model_copy(update=changes)
+    try:
+        yield _settings
+    finally:
+        _settings = previous

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,12 +92,13 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
 def test_demo_on_a_fresh_machine_trains_ingests_and_reports(
     small_shared: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    # the README's main command from a home with no model; the demo points the flow at its mirror through
-    # the environment, which monkeypatch restores afterwards
+    # the README's main command from a home with no model; the demo points the flow at its own mirror
+    # whatever the environment says, and leaves the environment as it found it
     monkeypatch.setenv("AVI_ARXIV_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AVI_REQUEST_DELAY_S", "3")
     monkeypatch.setenv("AVI_TRAIN_CV_FOLDS", "0")  # the training itself, without its cross-validated figures
     assert main(["demo", "--since", "2026-05-05", "--until", "2026-05-05"]) == 0
+    assert os.environ["AVI_ARXIV_URL"] == "http://127.0.0.1:9" and get_settings().arxiv_url == "http://127.0.0.1:9"
     out = capsys.readouterr().out
     assert "it is now the current model" in out and "report for 2026-05 written to" in out
     settings = get_settings()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 from avi_radar.commands.common import existing_paths, parse_date, prepare_prefect
-from core.settings import Settings, get_settings, reset_settings
+from core.settings import Settings, overridden_settings
 
 
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,11 +79,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
     started = time.monotonic()
     try:
-        report = backfill(paths)
+        report = backfill(paths, strict=args.strict)
     except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
         print(f"avi import: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(json.dumps({"run_id": report.run_id, **report.counts, "wall_s": round(time.monotonic() - started, 1)}))
+    if report.counts["n_rejected"]:
+        print(
+            f"avi import: {report.counts['n_rejected']} lines could not be loaded and were quarantined; see "
+            f'avi sql "SELECT * FROM rejected_records WHERE run_id = {report.run_id}"',
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -132,16 +137,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         cmd_train(parser.parse_args(["train"]), settings)
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
     server.start_in_thread()
-    # The flow reads its settings from the environment, as it would under a scheduler.
-    os.environ["AVI_ARXIV_URL"] = server.base_url
-    os.environ["AVI_REQUEST_DELAY_S"] = "0"
-    reset_settings()
-    demo_settings = get_settings()
     try:
-        window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
-        if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
-            return 1
-        cmd_report(parser.parse_args(["report", "--month", f"{args.since:%Y-%m}"]), demo_settings)
+        # the flow reads the process-wide settings, as it would under a scheduler: point them at the mirror
+        with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0) as demo_settings:
+            window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
+            if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
+                return 1
+            cmd_report(parser.parse_args(["report", "--month", f"{args.since:%Y-%m}"]), demo_settings)
     finally:
         server.shutdown()
     return 0
@@ -183,6 +185,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     imports = commands.add_parser("import", help="backfill from dumps (shared corpus format or Kaggle's snapshot)")
     imports.add_argument("paths", nargs="+", metavar="PATH")
+    imports.add_argument(
+        "--strict", action="store_true", help="stop at the first line that cannot be loaded (exit 1), quarantine none"
+    )
     imports.set_defaults(handler=cmd_import)
 
     serve = commands.add_parser("serve", help="serve the nightly ingestion and monthly report deployments")

@@ -38,7 +38,7 @@ def test_one_day_on_a_local_dask_cluster_equals_the_default_runner(
     mirror: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AVI_ARXIV_URL", mirror)
-    monkeypatch.setattr("flows.ingest.EMBED_BATCH", 64)  # several embedding tasks to spread
+    monkeypatch.setattr("flows.steps.EMBED_BATCH", 64)  # several embedding tasks to spread
     monkeypatch.setattr("flows.ingest.EXTRACT_CHUNK", 2)  # and several extraction tasks
     default = _run(tmp_path / "default", None, monkeypatch)
     dask = _run(tmp_path / "dask", "dask", monkeypatch)
