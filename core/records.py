@@ -93,6 +93,17 @@ class Extraction:
         return self.status in {"ok", "repaired"}
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A dump line that could not be loaded: where it was, the arXiv id if one could be read, and why."""
+
+    source: str
+    line: int  # 1-based; for a cut file, the line the cut fell in
+    arxiv_id: str | None
+    reason: str
+    excerpt: str
+
+
 _WITHDRAWN = re.compile(
     r"\b(this (paper|article|submission) (has been|is) withdrawn|withdrawn by the authors?)\b", re.I
 )

@@ -1,18 +1,27 @@
 """Metadata dumps for backfills: the corpus format of ``shared/corpus`` and Kaggle's arXiv snapshot.
 
-Both are JSON lines (gzip optional) read one row at a time, so memory stays flat however big the dump.
+Both are JSON lines (gzip optional) read one row at a time, so memory stays flat however big the dump. A
+line that cannot become a record (not JSON, not an object, no or a malformed arXiv id, no title, a field of
+the wrong type, a date that does not parse) is handed back as a :class:`Rejected` with its file, line and
+reason, and reading goes on; so does a file cut short, whose complete lines are all read.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from core.records import PaperRecord, date_from_id
-from extract.corpus import iter_jsonl
+from core.records import PaperRecord, Rejected, date_from_id
+
+ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
+EXCERPT_CHARS = 200
 
 
 def _moment(day: date) -> datetime:
@@ -64,10 +73,73 @@ def record_from_kaggle_row(row: dict[str, Any]) -> PaperRecord | None:
     )
 
 
-def iter_dump_records(paths: Iterable[Path]) -> Iterator[PaperRecord]:
-    """Records from dump files of either format (told apart row by row); rows without title or date skipped."""
+def _check(row: Any) -> PaperRecord:
+    """The record of one parsed line, or ValueError saying why there is none."""
+    if not isinstance(row, dict):
+        raise ValueError(f"not a JSON object but {type(row).__name__}")
+    kaggle = "versions" in row or ("id" in row and "arxiv_id" not in row)  # Kaggle names it id
+    arxiv_id = row.get("id" if kaggle else "arxiv_id")
+    if not arxiv_id:
+        raise ValueError("no arXiv id")
+    if not isinstance(arxiv_id, str) or not ARXIV_ID.match(arxiv_id):
+        raise ValueError(f"not an arXiv id: {arxiv_id!r}")
+    title = row.get("title")
+    if not title or not isinstance(title, str) or not title.strip():
+        raise ValueError("no title")
+    text_fields = ("abstract", "comments", "authors", "categories") if kaggle else ("abstract", "comment")
+    list_fields = () if kaggle else ("authors", "categories")
+    for field in (*text_fields, *list_fields):
+        kind = str if field in text_fields else list
+        if row.get(field) is not None and not isinstance(row[field], kind):
+            raise ValueError(f"{field} is {type(row[field]).__name__}, not {'text' if kind is str else 'a list'}")
+    try:
+        record = record_from_kaggle_row(row) if kaggle else record_from_corpus_row(row)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ValueError(f"malformed {'Kaggle' if kaggle else 'corpus'} row: {type(error).__name__}: {error}") from None
+    if record is None:
+        raise ValueError("no date: neither an announcement date nor one the id tells")
+    return record
+
+
+def read_dump(path: Path) -> Iterator[PaperRecord | Rejected]:
+    """Every line of one dump file as a record or a :class:`Rejected`; a file cut short (a truncated gzip
+    stream, a last line without its end) yields its complete lines and then one Rejected for the cut."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    line_number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):  # noqa: B007 - the number outlives the loop
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    cut = not line.endswith("\n")
+                    reason = "the file ends inside this line (cut short?)" if cut else f"not JSON ({error.msg})"
+                    yield Rejected(str(path), line_number, _id_in(line), reason, line[:EXCERPT_CHARS].rstrip())
+                    continue
+                try:
+                    yield _check(row)
+                except ValueError as error:
+                    yield Rejected(str(path), line_number, _id_of(row), str(error), line[:EXCERPT_CHARS].rstrip())
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as error:
+        reason = f"the file is cut or damaged after line {line_number}: {type(error).__name__}: {error}"
+        yield Rejected(str(path), line_number + 1, None, reason, "")
+
+
+def _id_of(row: Any) -> str | None:
+    if isinstance(row, dict):
+        found = row.get("arxiv_id") or row.get("id")
+        return found if isinstance(found, str) and found else None
+    return None
+
+
+def _id_in(line: str) -> str | None:
+    match = re.search(r'"(?:arxiv_id|id)"\s*:\s*"([^"]+)"', line)
+    return match[1] if match else None
+
+
+def iter_dump_records(paths: Iterable[Path]) -> Iterator[PaperRecord | Rejected]:
+    """Records (and rejected lines) from dump files of either format, told apart row by row."""
     for path in paths:
-        for row in iter_jsonl(path):
-            record = record_from_kaggle_row(row) if "versions" in row else record_from_corpus_row(row)
-            if record is not None:
-                yield record
+        yield from read_dump(path)

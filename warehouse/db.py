@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from core.records import Extraction, Mention, PaperRecord, content_hash, is_withdrawn
+from core.records import Extraction, Mention, PaperRecord, Rejected, content_hash, is_withdrawn
 
 MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -454,6 +454,14 @@ class Warehouse:
             _insert_rows(
                 connection, "mentions", [(arxiv_id, m.name, m.kind, m.count, source, m.introduced) for m in mentions]
             )
+
+    def store_rejected(self, run_id: int, rejected: Iterable[Rejected]) -> int:
+        """Quarantine dump lines that could not be loaded; returns how many."""
+        now = _now()
+        rows = [(run_id, r.source, r.line, r.arxiv_id, r.reason, r.excerpt, now) for r in rejected]
+        with self._transaction() as connection:
+            _insert_rows(connection, "rejected_records", rows)
+        return len(rows)
 
     # -- reading ----------------------------------------------------------------------------------
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:

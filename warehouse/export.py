@@ -10,6 +10,7 @@ from warehouse.db import Warehouse
 _MONTH_OF = {
     "papers": "SELECT *, strftime(published, '%Y-%m') AS month FROM papers",
     "runs": "SELECT *, strftime(started_at, '%Y-%m') AS month FROM runs",
+    "rejected_records": "SELECT *, strftime(recorded_at, '%Y-%m') AS month FROM rejected_records",
     "run_errors": "SELECT *, strftime(occurred_at, '%Y-%m') AS month FROM run_errors",
     # their month is a DATE; as partition key it becomes YYYY-MM text
     "label_monthly": "SELECT * EXCLUDE (month), strftime(month, '%Y-%m') AS month FROM label_monthly",

@@ -66,3 +66,40 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
         )[1] == [(2,)]
         assert warehouse.query("SELECT count(*) FROM pending_work WHERE waiting_for = 'labels'")[1] == [(0,)]
         assert warehouse.query("SELECT flow, status FROM runs")[1] == [("import", "success")] * 2
+
+
+def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], tmp_path: Path, capsys) -> None:
+    configured = set(get_settings().categories)
+    good = [row for row in day_rows if configured & set(row["categories"])][:20]
+    lines = [json.dumps(row) for row in good[:10]]
+    lines += ["{not json", json.dumps({"id": "2605.99998"}), json.dumps({**good[10], "announced": "someday"})]
+    lines += [json.dumps(row) for row in good[11:]]
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cut = tmp_path / "cut.jsonl.gz"
+    with gzip.open(cut, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:200])
+    cut.write_bytes(cut.read_bytes()[:-2000])
+
+    assert main(["import", "--strict", str(dump)]) == 1
+    assert "dump.jsonl:11: not JSON" in capsys.readouterr().err
+    assert main(["import", str(dump), str(cut)]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert "4 lines could not be loaded" in captured.err and "rejected_records" in captured.err
+    with open_for_reading(get_settings().db_path) as warehouse:
+        rejected = warehouse.query(
+            "SELECT source_file, line_number, arxiv_id, reason FROM rejected_records ORDER BY source_file, line_number"
+        )[1]
+        papers = {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]}
+    assert [(Path(source).name, line, arxiv_id) for source, line, arxiv_id, _ in rejected] == [
+        ("cut.jsonl.gz", rejected[0][1], None),
+        ("dump.jsonl", 11, None),
+        ("dump.jsonl", 12, "2605.99998"),
+        ("dump.jsonl", 13, good[10]["arxiv_id"]),
+    ]
+    assert "cut or damaged" in rejected[0][3] and rejected[1][3].startswith("not JSON") and rejected[2][3] == "no title"
+    complete_before_cut = rejected[0][1] - 1
+    expected = {row["arxiv_id"] for row in good if row is not good[10]}
+    expected |= {row["arxiv_id"] for row in day_rows[:complete_before_cut] if configured & set(row["categories"])}
+    assert papers == expected and summary["n_rejected"] == 4
