@@ -37,9 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         "matplotlib",
     ):  # per-request lines drown the run's own log
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    settings = get_settings()
     try:
-        return args.handler(args, settings)
+        return args.handler(args, get_settings())
     except (FileNotFoundError, ValueError, RuntimeError, duckdb.Error) as error:
         print(f"avi {args.command}: {error}", file=sys.stderr)
         return 2

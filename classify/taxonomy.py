@@ -80,7 +80,14 @@ class Taxonomy:
 
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate a taxonomy file; raises ValueError with the offending entry."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a taxonomy file is a mapping with labels, relevance and survey")
     labels: list[Label] = []
     for entry in raw.get("labels", []):
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -230,10 +231,22 @@ _settings: Settings | None = None
 
 
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
+    """The process-wide settings, read from the environment on first use; a bad value or config file raises
+    ValueError naming the variable or file and the problem."""
     global _settings
     if _settings is None:
-        _settings = Settings()
+        config_file = os.environ.get("AVI_CONFIG_FILE")
+        try:
+            _settings = Settings()
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{config_file}: not valid TOML: {error}") from None
+        except ValidationError as error:
+            problems = "; ".join(
+                f"AVI_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']} (got {problem['input']!r})"
+                for problem in error.errors()
+            )
+            source = f"{config_file} and the AVI_ variables" if config_file else "the AVI_ variables"
+            raise ValueError(f"bad settings in {source}: {problems}") from None
     return _settings
 
 

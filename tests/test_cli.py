@@ -118,3 +118,21 @@ def test_settings_names_every_variable_with_its_meaning(capsys: pytest.CaptureFi
     assert variables == [f"AVI_{name.upper()}" for name in Settings.model_fields]
     # each variable is followed by its description
     assert all(lines[lines.index(line) + 1].startswith("    ") for line in lines if line.startswith("AVI_"))
+
+
+def test_a_bad_setting_or_config_file_is_named_with_its_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from core.settings import reset_settings
+
+    config = tmp_path / "avi.toml"
+    config.write_text('page_size = "many"\n', encoding="utf-8")
+    monkeypatch.setenv("AVI_CONFIG_FILE", str(config))
+    reset_settings()
+    assert main(["settings"]) == 2
+    assert f"bad settings in {config} and the AVI_ variables: AVI_PAGE_SIZE:" in capsys.readouterr().err
+    config.write_text('home = "unclosed\n', encoding="utf-8")
+    reset_settings()
+    assert main(["settings"]) == 2
+    error = capsys.readouterr().err
+    assert f"{config}: not valid TOML: " in error and "(at line 1, column" in error

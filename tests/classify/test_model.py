@@ -220,3 +220,13 @@ def test_a_model_refuses_embeddings_of_another_token_budget(embedder, small_labe
     assert embedding_name(256) == embedder.name
     with pytest.raises(ValueError, match="reads all-MiniLM-L6-v2 embeddings but the embedder makes .*@128"):
         load_classifier(settings, TAXONOMY, ShortEmbedder())
+
+
+def test_a_broken_taxonomy_file_is_refused_naming_the_file_and_the_place(tmp_path: Path) -> None:
+    broken = tmp_path / "taxonomy.yaml"
+    broken.write_text("labels: [\n  - id: x\n bad", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{broken}: not valid YAML at line 2, column 3"):
+        load_taxonomy(broken)
+    broken.write_text("- a list\n- not a mapping\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="a taxonomy file is a mapping"):
+        load_taxonomy(broken)
