@@ -73,10 +73,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Backfill from dump files (corpus format or Kaggle's snapshot), then label."""
+    from classify.registry import current_version
+
+    paths = existing_paths(args.paths)
+    if current_version(settings) is None:
+        print(
+            f"avi import: no trained model under {settings.models_dir}: the zero-shot classifier will label every "
+            "paper, with no screen (every paper embedded: slow), and its labels are not ones a survey author "
+            "should trust. Run `avi train` first to label with a trained model (`avi reclassify` relabels later).",
+            file=sys.stderr,
+        )
     prepare_prefect(settings)
     from flows.backfill import backfill
 
-    paths = existing_paths(args.paths)
     started = time.monotonic()
     try:
         report = backfill(paths, strict=args.strict)

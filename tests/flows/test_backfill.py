@@ -53,7 +53,9 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
     expected = {row["arxiv_id"] for row in day_rows[:100] if configured & set(row["categories"])}
 
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    assert "no trained model" in captured.err and "Run `avi train` first" in captured.err
+    first = json.loads(captured.out.strip().splitlines()[-1])
     assert first["n_new"] == first["n_classified"] == len(expected)
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
