@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import yaml
 
+from core.records import is_arxiv_id
+
 RELEVANCE_CLASSES = ("av", "context", "none")
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
     survey = raw.get("survey") or {}
     survey_arxiv_id = survey.get("arxiv_id")
     # a string: YAML reads an unquoted 2605.04050 as the number 2605.0405
-    if survey_arxiv_id is not None and not (isinstance(survey_arxiv_id, str) and _ARXIV_ID.match(survey_arxiv_id)):
+    if survey_arxiv_id is not None and not (isinstance(survey_arxiv_id, str) and is_arxiv_id(survey_arxiv_id)):
         raise ValueError(f"{path}: survey.arxiv_id {survey_arxiv_id!r} is not an arXiv id in quotes ('2605.04045')")
     return Taxonomy(
         path=path,

@@ -32,6 +32,11 @@ _NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
 _OLD_STYLE_ID = re.compile(r"^[a-z\-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}$")
 
 
+def is_arxiv_id(text: str) -> bool:
+    """Whether ``text`` is an arXiv id without version: ``2605.04045`` or ``hep-th/9901001``."""
+    return bool(_NEW_STYLE_ID.match(text) or _OLD_STYLE_ID.match(text))
+
+
 def date_from_id(arxiv_id: str) -> date | None:
     """The first day of the month an arXiv id was issued, from its YYMM."""
     match = _NEW_STYLE_ID.match(arxiv_id) or _OLD_STYLE_ID.match(arxiv_id)

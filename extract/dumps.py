@@ -18,9 +18,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from core.records import PaperRecord, Rejected, date_from_id
+from core.records import PaperRecord, Rejected, date_from_id, is_arxiv_id
 
-ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
 EXCERPT_CHARS = 200
 
 
@@ -81,7 +80,7 @@ def _check(row: Any) -> PaperRecord:
     arxiv_id = row.get("id" if kaggle else "arxiv_id")
     if not arxiv_id:
         raise ValueError("no arXiv id")
-    if not isinstance(arxiv_id, str) or not ARXIV_ID.match(arxiv_id):
+    if not isinstance(arxiv_id, str) or not is_arxiv_id(arxiv_id):
         raise ValueError(f"not an arXiv id: {arxiv_id!r}")
     title = row.get("title")
     if not title or not isinstance(title, str) or not title.strip():
