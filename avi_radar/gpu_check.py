@@ -74,6 +74,7 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
         for prediction in classifier.predict_embeddings(vectors[start : start + 65536], texts[start : start + 65536])
     ]
     classify_s = time.perf_counter() - started
+    cross_validated = score_predictions(papers, classifier.cross_validated_predictions())
     return {
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch": torch.__version__,
@@ -87,9 +88,7 @@ def run_check(device: str, limit: int | None, batch_size: int | None) -> dict:
         "classify_s": round(classify_s, 2),
         "audio_visual": sum(prediction.relevance == "av" for prediction in predictions),
         # the model measures itself as it trains: its quality on this device
-        "cross_validated_relevance_f1": score_predictions(papers, classifier.cross_validated_predictions())[
-            "relevance"
-        ]["f1"],
+        "cross_validated_relevance_f1": cross_validated.relevance.f1,
     }
 
 

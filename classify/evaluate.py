@@ -14,12 +14,24 @@ is right.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from classify.figures import (
+    Evaluation,
+    Figures,
+    LabelScore,
+    MacroScores,
+    MonthFigures,
+    RelevanceScores,
+    Reliability,
+    ReliabilityBin,
+    SectionCount,
+)
 from classify.labels import JUDGED_SOURCE, LabeledPaper, paper_text
 from classify.model import Classifier, Prediction
 from classify.taxonomy import is_task_label, is_technique_label, section_of
@@ -35,9 +47,9 @@ def _f1(true_positives: int, false_positives: int, false_negatives: int) -> tupl
     return precision, recall, f1
 
 
-def _macro(gold: list[set[str]], predicted: list[set[str]]) -> dict:
+def _macro(gold: list[set[str]], predicted: list[set[str]]) -> MacroScores:
     labels = sorted({label for labels in gold for label in labels})
-    per_label: dict[str, dict[str, float]] = {}
+    per_label: dict[str, LabelScore] = {}
     for label in labels:
         support = sum(label in labels_ for labels_ in gold)
         if support < MIN_GOLD_FOR_MACRO:
@@ -45,22 +57,17 @@ def _macro(gold: list[set[str]], predicted: list[set[str]]) -> dict:
         true_positives = sum(label in g and label in p for g, p in zip(gold, predicted, strict=True))
         false_positives = sum(label not in g and label in p for g, p in zip(gold, predicted, strict=True))
         precision, recall, f1 = _f1(true_positives, false_positives, support - true_positives)
-        per_label[label] = {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
-            "support": support,
-        }
+        per_label[label] = LabelScore(round(precision, 4), round(recall, 4), round(f1, 4), support)
     # no label with enough gold positives: there is nothing to average (null, not a misleading 0)
-    macro = round(float(np.mean([scores["f1"] for scores in per_label.values()])), 4) if per_label else None
-    return {"macro_f1": macro, "per_label": per_label}
+    macro = round(float(np.mean([scores.f1 for scores in per_label.values()])), 4) if per_label else None
+    return MacroScores(macro, per_label)
 
 
 def _sections(labels: Sequence[str]) -> set[str]:
     return {section for label in labels if (section := section_of(label))}
 
 
-def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict:
+def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> Figures:
     """The evaluation figures for predictions of the given papers."""
     gold_av = np.array([paper.relevance == "av" for paper in papers])
     predicted_av = np.array([prediction.relevance == "av" for prediction in predictions])
@@ -83,13 +90,13 @@ def score_predictions(papers: Sequence[LabeledPaper], predictions: Sequence[Pred
         [{label for label in paper.labels if is_technique_label(label)} for paper in papers],
         [{label for label in prediction.labels if is_technique_label(label)} for prediction in predictions],
     )
-    return {
-        "n": len(papers),
-        "relevance": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
-        "section": section,
-        "subsection": {"macro_f1": subsection["macro_f1"]},
-        "technique": technique,  # per label too: the weakest labels, read one by one
-    }
+    return Figures(
+        len(papers),
+        RelevanceScores(round(precision, 4), round(recall, 4), round(f1, 4)),
+        section,
+        subsection,
+        technique,
+    )
 
 
 _BASE_SUBSETS: dict[str, Callable[[LabeledPaper], bool]] = {
@@ -117,7 +124,7 @@ def predict_papers(classifier: Classifier, papers: Sequence[LabeledPaper]) -> li
     return classifier.predict([paper_text(paper.title, paper.abstract) for paper in papers])
 
 
-def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict[str, dict]:
+def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict[str, Figures]:
     """:func:`score_predictions` for every non-empty subset of :data:`SUBSETS`."""
     scores = {}
     for name, keep in SUBSETS.items():
@@ -127,7 +134,7 @@ def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Predicti
     return scores
 
 
-def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> dict:
+def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> Reliability:
     """Per band of score (``edges``): how many, their mean score and how often right; and the expected
     calibration error, the bands' gaps between mean score and accuracy weighted by their share."""
     rows, error = [], 0.0
@@ -138,17 +145,12 @@ def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> di
         mean_score, accuracy = float(scores[inside].mean()), float(right[inside].mean())
         error += inside.sum() / len(scores) * abs(mean_score - accuracy)
         rows.append(
-            {
-                "scores": f"{low:.2f}-{high:.2f}",
-                "n": int(inside.sum()),
-                "mean_score": round(mean_score, 3),
-                "accuracy": round(accuracy, 3),
-            }
+            ReliabilityBin(f"{low:.2f}-{high:.2f}", int(inside.sum()), round(mean_score, 3), round(accuracy, 3))
         )
-    return {"bins": rows, "expected_calibration_error": round(error, 4)}
+    return Reliability(rows, round(error, 4))
 
 
-def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 5) -> dict:
+def reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 5) -> Reliability:
     """How often the relevance decision is right, per band of its score, and the expected calibration error.
 
     A calibrated model's decisions made with score 0.8 are right about 80 % of the time.
@@ -173,7 +175,9 @@ def _label_scores_and_truth(
     return np.array([score for score, _ in pairs], dtype=float), np.array([gold for _, gold in pairs], dtype=bool)
 
 
-def label_reliability_table(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 10) -> dict:
+def label_reliability_table(
+    papers: Sequence[LabeledPaper], predictions: Sequence[Prediction], bins: int = 10
+) -> Reliability:
     """How often a label the model names is one of the paper's gold labels, per band of its score.
 
     The table covers the labels predictions name (what ``paper_labels`` holds);
@@ -183,8 +187,7 @@ def label_reliability_table(papers: Sequence[LabeledPaper], predictions: Sequenc
     edges = np.linspace(0.0, 1.0, bins + 1)
     table = _reliability(*_label_scores_and_truth(papers, predictions, named_only=True), edges)
     every = _reliability(*_label_scores_and_truth(papers, predictions, named_only=False), edges)
-    table["expected_calibration_error_all_scores"] = every["expected_calibration_error"]
-    return table
+    return Reliability(table.bins, table.expected_calibration_error, every.expected_calibration_error)
 
 
 def holdout_split(
@@ -239,18 +242,17 @@ def month_papers(
     return papers
 
 
-def section_counts(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict[str, dict[str, int]]:
+def section_counts(papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> dict[str, SectionCount]:
     """Per section, the audio-visual papers the report would count (predicted ``av`` with a label of the
     section) against the labeled count (gold ``av`` with such a label)."""
-    counts: dict[str, dict[str, int]] = {}
-    for paper, prediction in zip(papers, predictions, strict=True):
-        if prediction.relevance == "av":
-            for section in _sections(list(prediction.labels)):
-                counts.setdefault(section, {"predicted": 0, "labeled": 0})["predicted"] += 1
-        if paper.relevance == "av":
-            for section in _sections(paper.labels):
-                counts.setdefault(section, {"predicted": 0, "labeled": 0})["labeled"] += 1
-    return dict(sorted(counts.items()))
+    predicted = Counter(
+        section
+        for prediction in predictions
+        if prediction.relevance == "av"
+        for section in _sections(list(prediction.labels))
+    )
+    labeled = Counter(section for paper in papers if paper.relevance == "av" for section in _sections(paper.labels))
+    return {section: SectionCount(predicted[section], labeled[section]) for section in sorted(predicted | labeled)}
 
 
 def leave_month_out(
@@ -258,7 +260,7 @@ def leave_month_out(
     month_rows: Sequence[dict],
     categories: Sequence[str],
     train: Callable[[list[LabeledPaper]], Classifier],
-) -> tuple[dict, list[LabeledPaper], list[Prediction]]:
+) -> tuple[MonthFigures, list[LabeledPaper], list[Prediction]]:
     """The report's own question: a model trained on every labeled paper announced outside a month (``train``
     never sees one of ``month_rows``, whatever its category) scores every paper of that month the nightly
     job would harvest. Returns the figures, the month's papers and their predictions."""
@@ -266,10 +268,12 @@ def leave_month_out(
     training = [paper for paper in labeled if paper.arxiv_id not in month_ids]
     papers = month_papers(month_rows, labeled, categories)
     predictions = predict_papers(train(training), papers)
-    figures = score_predictions(papers, predictions)
-    figures["labeled"] = sum(paper.source != UNLABELED_SOURCE for paper in papers)
-    figures["trained_on"] = len(training)
-    figures["sections"] = section_counts(papers, predictions)
+    figures = MonthFigures(
+        score_predictions(papers, predictions),
+        labeled=sum(paper.source != UNLABELED_SOURCE for paper in papers),
+        trained_on=len(training),
+        sections=section_counts(papers, predictions),
+    )
     return figures, papers, predictions
 
 
@@ -281,8 +285,8 @@ def leave_months_out(
     train: Callable[[list[LabeledPaper]], Classifier],
     train_baseline: Callable[[list[LabeledPaper]], Classifier] | None = None,
 ) -> dict:
-    """``avi eval --month``'s result: per month, the :func:`leave_month_out` figures of the model (and of the
-    baseline when it is given)."""
+    """``avi eval --month``'s result (JSON): per month, the :func:`leave_month_out` figures of the model (and
+    of the baseline when it is given)."""
     result: dict = {
         "protocol": "leave-month-out: trained on every labeled paper announced outside the month, scored on "
         "every paper of the month in the harvested categories (unlabeled ones count as none)",
@@ -292,11 +296,22 @@ def leave_months_out(
         rows = rows_announced_in(corpus, month)
         if not rows:
             raise ValueError(f"no paper of the corpus files was announced in {month}")
-        entry = {"model": leave_month_out(labeled, rows, categories, train)[0]}
+        entry = {"model": leave_month_out(labeled, rows, categories, train)[0].to_json()}
         if train_baseline is not None:
-            entry["baseline"] = leave_month_out(labeled, rows, categories, train_baseline)[0]
+            entry["baseline"] = leave_month_out(labeled, rows, categories, train_baseline)[0].to_json()
         result["months"][month] = entry
     return result
+
+
+def evaluation(protocol: str, papers: Sequence[LabeledPaper], predictions: Sequence[Prediction]) -> Evaluation:
+    """The figures of out-of-sample predictions of ``papers``: every subset and both reliability tables, under
+    the name of the protocol that made them (what ``avi train`` stores with a model)."""
+    return Evaluation(
+        protocol,
+        score_subsets(papers, predictions),
+        reliability_table(papers, predictions),
+        label_reliability_table(papers, predictions),
+    )
 
 
 def evaluation_result(
@@ -305,14 +320,16 @@ def evaluation_result(
     predictions: Sequence[Prediction],
     baseline: Sequence[Prediction] | None = None,
 ) -> dict:
-    """``avi eval``'s result: the figures of every subset, the two reliability tables, and the baseline's
-    figures when its predictions are given."""
+    """``avi eval``'s result (JSON): the :func:`evaluation` of the model, its subsets under ``model``, and the
+    baseline's subsets under ``baseline`` when its predictions are given."""
+    measured = evaluation(protocol, papers, predictions)
     result = {
         "protocol": protocol,
-        "model": score_subsets(papers, predictions),
-        "calibration": reliability_table(papers, predictions),
-        "label_calibration": label_reliability_table(papers, predictions),
+        "model": {name: figures.to_json() for name, figures in measured.subsets.items()},
+        "calibration": measured.calibration.to_json(),
     }
+    if measured.label_calibration is not None:
+        result["label_calibration"] = measured.label_calibration.to_json()
     if baseline is not None:
-        result["baseline"] = score_subsets(papers, baseline)
+        result["baseline"] = {name: figures.to_json() for name, figures in score_subsets(papers, baseline).items()}
     return result

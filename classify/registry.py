@@ -18,6 +18,7 @@ from pathlib import Path
 import joblib
 
 from classify.embed import Embedder
+from classify.figures import Evaluation
 from classify.head import TorchHeadClassifier
 from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroShotClassifier, zero_shot_version
 from classify.taxonomy import Taxonomy
@@ -37,7 +38,7 @@ class ModelInfo:
     labels_fingerprint: str
     n_papers: int
     thresholds: dict[str, float]
-    metrics: dict  # `avi eval`'s figures from cross-validation on the training labels, at training time
+    metrics: Evaluation | None  # cross-validated on the training labels at training time; None without it
     embedding: str = "all-MiniLM-L6-v2"  # what its inputs are: a model reads only the embedding it was trained on
     taxonomy_examples: int = 0  # examples written from the taxonomy it also trained on (none before they existed)
 
@@ -54,10 +55,16 @@ def save_model(settings: Settings, model: TrainedClassifier, info: ModelInfo, ma
     folder = settings.models_dir / info.version
     folder.mkdir(parents=True, exist_ok=False)
     joblib.dump(model, folder / "model.joblib")
-    (folder / "meta.json").write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
+    meta = {**asdict(info), "metrics": info.metrics.to_json() if info.metrics else {}}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if make_current:
         make_current_model(settings, info.version)
     return folder
+
+
+def _model_info(meta: dict) -> ModelInfo:
+    """A ``meta.json``'s record, its metrics typed (stored as ``{}`` when the model was not measured)."""
+    return ModelInfo(**{**meta, "metrics": Evaluation.from_json(meta["metrics"]) if meta["metrics"] else None})
 
 
 def _meta_path(settings: Settings, version: str) -> Path:
@@ -85,7 +92,7 @@ def list_models(settings: Settings) -> list[ModelInfo]:
     """Every registered model, oldest first."""
     infos = []
     for meta in sorted(settings.models_dir.glob("*/meta.json")):
-        infos.append(ModelInfo(**json.loads(meta.read_text(encoding="utf-8"))))
+        infos.append(_model_info(json.loads(meta.read_text(encoding="utf-8"))))
     return infos
 
 
@@ -104,11 +111,11 @@ def active_model(settings: Settings, taxonomy: Taxonomy) -> tuple[str, str]:
     return version, meta["kind"]
 
 
-def model_metrics(settings: Settings, version: str) -> dict:
-    """The cross-validated figures stored with a registered model; empty for the zero-shot classifier (not in
+def model_metrics(settings: Settings, version: str) -> Evaluation | None:
+    """The cross-validated figures stored with a registered model; None for the zero-shot classifier (not in
     the registry) and for a model trained without cross-validation (``AVI_TRAIN_CV_FOLDS=0``)."""
     meta = _meta_path(settings, version)
-    return json.loads(meta.read_text(encoding="utf-8"))["metrics"] if meta.exists() else {}
+    return _model_info(json.loads(meta.read_text(encoding="utf-8"))).metrics if meta.exists() else None
 
 
 def load_classifier(

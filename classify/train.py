@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classify.embed import Embedder
-from classify.evaluate import (
-    cross_validated_predictions,
-    label_reliability_table,
-    reliability_table,
-    score_subsets,
-)
+from classify.evaluate import cross_validated_predictions, evaluation
+from classify.figures import Evaluation
 from classify.head import TorchHeadClassifier
 from classify.labels import (
     LabeledPaper,
@@ -103,17 +99,6 @@ def fit_classifier(
     raise ValueError(f"unknown classifier kind {setup.kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
 
 
-def validation_metrics(papers: list[LabeledPaper], predictions: list[Prediction], protocol: str) -> dict:
-    """``avi eval``'s figures for out-of-sample predictions of ``papers``: every subset and both reliability
-    tables, under the name of the protocol that made them."""
-    return {
-        "protocol": protocol,
-        **score_subsets(papers, predictions),
-        "calibration": reliability_table(papers, predictions),
-        "label_calibration": label_reliability_table(papers, predictions),
-    }
-
-
 def measured_fit(
     taxonomy: Taxonomy,
     embedder: Embedder,
@@ -178,14 +163,14 @@ def train_and_register(
         examples = taxonomy_papers(taxonomy) if settings.train_on_taxonomy else []
         model = base.refit(papers, examples)
         model.version = version
-        return _register(settings, taxonomy, embedder, model, {}, labels_fingerprint, len(papers), len(examples))
+        return _register(settings, taxonomy, embedder, model, None, labels_fingerprint, len(papers), len(examples))
     folds = settings.train_cv_folds if cv_folds is None else cv_folds
     setup = training_setup(settings, kind, corpus_files, papers, folds)
     if kind == TorchHeadClassifier.kind or folds >= MIN_FOLDS:
         model, predictions, protocol = measured_fit(taxonomy, embedder, papers, setup, version)
-        metrics = validation_metrics(papers, predictions, protocol)
+        metrics = evaluation(protocol, papers, predictions)
     else:
-        model, metrics = fit_classifier(taxonomy, embedder, papers, version, setup), {}
+        model, metrics = fit_classifier(taxonomy, embedder, papers, version, setup), None
     return _register(
         settings, taxonomy, embedder, model, metrics, labels_fingerprint, len(papers), len(setup.examples(taxonomy))
     )
@@ -196,7 +181,7 @@ def _register(
     taxonomy: Taxonomy,
     embedder: Embedder,
     model: TorchHeadClassifier | EmbeddingClassifier,
-    metrics: dict,
+    metrics: Evaluation | None,
     labels_fingerprint: str,
     n_papers: int,
     n_examples: int,

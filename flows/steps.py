@@ -53,7 +53,8 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     The model and the embedder are loaded only when there is something to label.
     """
     logger = get_run_logger()
-    warehouse.register_model(version, kind, model_metrics(settings, version))
+    metrics = model_metrics(settings, version)
+    warehouse.register_model(version, kind, metrics.to_json() if metrics else None)
     pending = warehouse.papers_to_classify(version)
     if not pending:
         logger.info("every paper has labels from %s", version)

@@ -25,18 +25,6 @@ def _analyst_rows(settings: Settings) -> list[tuple]:
         return warehouse.analyst_labels()
 
 
-def _metrics_line(metrics: dict) -> str:
-    figures = metrics.get("all", {})
-    calibration = f"calibration error {metrics['calibration']['expected_calibration_error']}"
-    if "label_calibration" in metrics:  # models trained before label scores were measured lack it
-        calibration += f", of named labels {metrics['label_calibration']['expected_calibration_error']}"
-    return (
-        f"  {metrics['protocol']}: relevance F1 {figures['relevance']['f1']}, section macro-F1 "
-        f"{figures['section']['macro_f1']}, subsection {figures['subsection']['macro_f1']}, technique "
-        f"{figures['technique']['macro_f1']}, {calibration}"
-    )
-
-
 def _add_label_inputs(command: argparse.ArgumentParser) -> None:
     """The label files and corpus files that ``train`` and ``eval`` read, both defaulting to ``shared/``."""
     command.add_argument(
@@ -71,7 +59,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "it is now the current model"
     )
     if info.metrics:
-        print(_metrics_line(info.metrics))
+        print(info.metrics.summary())
     return 0
 
 
@@ -157,7 +145,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             f" (+{info.taxonomy_examples} examples)  labels={info.labels_fingerprint}"
         )
         if info.metrics:
-            print(_metrics_line(info.metrics))
+            print(info.metrics.summary())
     if current is None:
         print("no trained model: ingestion uses the zero-shot classifier (run `avi train`)")
     return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from classify.evaluate import label_reliability_table, score_predictions, score_subsets
+from classify.figures import Figures, LabelScore, RelevanceScores, ReliabilityBin
 from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import Prediction
 
@@ -38,17 +41,18 @@ def test_scores_follow_the_definitions() -> None:
         _prediction("context", (DIFF,)),
     ]
     result = score_predictions(papers, predictions)
-    assert result["n"] == 6
+    assert result.n == 6
     # av: 3 true positives, 1 false positive (paper 5), 1 false negative (paper 4)
-    assert result["relevance"] == {"precision": 0.75, "recall": 0.75, "f1": 0.75}
+    assert result.relevance == RelevanceScores(precision=0.75, recall=0.75, f1=0.75)
     # sections over gold-av papers; only generation.cross_modal has >= 3 gold positives (all 3 found, 0 extra)
-    assert list(result["section"]["per_label"]) == ["generation.cross_modal"]
-    assert result["section"]["macro_f1"] == 1.0
+    assert list(result.section.per_label) == ["generation.cross_modal"]
+    assert result.section.macro_f1 == 1.0
     # subsections: video_to_audio gold 3, predicted correctly on 2 (papers 1 and 3) -> P 1, R 2/3
-    assert result["subsection"]["macro_f1"] == 0.8
+    assert result.subsection.macro_f1 == 0.8
     # techniques over all papers: diffusion gold 3, predicted on 1 and 6 -> P 1, R 2/3
-    assert result["technique"]["macro_f1"] == 0.8
-    assert result["technique"]["per_label"][DIFF] == {"precision": 1.0, "recall": 0.6667, "f1": 0.8, "support": 3}
+    assert result.technique.macro_f1 == 0.8
+    assert result.technique.per_label[DIFF] == LabelScore(precision=1.0, recall=0.6667, f1=0.8, support=3)
+    assert Figures.from_json(json.loads(json.dumps(result.to_json()))) == result  # what is stored reads back
 
 
 def test_confident_subsets_leave_out_doubted_labels() -> None:
@@ -66,7 +70,7 @@ def test_confident_subsets_leave_out_doubted_labels() -> None:
         _prediction("av", (V2A,)),
     ]
     figures = score_subsets(papers, predictions)
-    sizes = {name: subset["n"] for name, subset in figures.items()}
+    sizes = {name: subset.n for name, subset in figures.items()}
     assert sizes == {
         "all": 4,
         "abstract": 3,
@@ -77,8 +81,8 @@ def test_confident_subsets_leave_out_doubted_labels() -> None:
         "curated_confident": 1,
         "judged_confident": 1,
     }
-    assert figures["all"]["relevance"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667}
-    assert figures["all_confident"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert figures["all"].relevance == RelevanceScores(precision=0.6667, recall=0.6667, f1=0.6667)
+    assert figures["all_confident"].relevance == RelevanceScores(precision=1.0, recall=1.0, f1=1.0)
 
 
 def test_label_reliability_bins_the_named_labels_and_errs_by_hand() -> None:
@@ -91,15 +95,15 @@ def test_label_reliability_bins_the_named_labels_and_errs_by_hand() -> None:
         Prediction("none", 0.99, {}, 0.0, {V2A: 0.02, DIFF: 0.01, QA: 0.0}),
     ]
     table = label_reliability_table(papers, predictions)
-    assert table["bins"] == [
-        {"scores": "0.10-0.20", "n": 1, "mean_score": 0.15, "accuracy": 1.0},
-        {"scores": "0.80-0.90", "n": 2, "mean_score": 0.835, "accuracy": 0.5},
-        {"scores": "0.90-1.00", "n": 1, "mean_score": 0.95, "accuracy": 1.0},
+    assert table.bins == [
+        ReliabilityBin(scores="0.10-0.20", n=1, mean_score=0.15, accuracy=1.0),
+        ReliabilityBin(scores="0.80-0.90", n=2, mean_score=0.835, accuracy=0.5),
+        ReliabilityBin(scores="0.90-1.00", n=1, mean_score=0.95, accuracy=1.0),
     ]
     # (1 x 0.85 + 2 x 0.335 + 1 x 0.05) / 4
-    assert table["expected_calibration_error"] == 0.3925
+    assert table.expected_calibration_error == 0.3925
     # all nine scores: 0.00-0.10 holds 0.05, 0.02, 0.01, 0.0 (none gold): 4 x 0.02 more, 0.3 (not gold) alone
-    assert table["expected_calibration_error_all_scores"] == round((0.85 + 2 * 0.335 + 0.05 + 0.08 + 0.3) / 9, 4)
+    assert table.expected_calibration_error_all_scores == round((0.85 + 2 * 0.335 + 0.05 + 0.08 + 0.3) / 9, 4)
 
 
 def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
@@ -139,8 +143,8 @@ def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
     assert all(row["announced"].startswith("2026-04-") for row in rows) and len(scored) <= len(rows)
     harvested = {row["arxiv_id"] for row in rows if set(categories) & set(row["categories"])}
     assert {paper.arxiv_id for paper in scored} == harvested
-    assert figures["labeled"] == sum(paper.source != UNLABELED_SOURCE for paper in scored) > 0
+    assert figures.labeled == sum(paper.source != UNLABELED_SOURCE for paper in scored) > 0
     gold_av = sum(paper.relevance == "av" for paper in scored)
-    assert gold_av > 0 and figures["relevance"]["recall"] == 0.0  # a model that finds nothing finds nothing
-    assert sum(count["labeled"] for count in figures["sections"].values()) >= gold_av
-    assert all(count["predicted"] == 0 for count in figures["sections"].values())
+    assert gold_av > 0 and figures.figures.relevance.recall == 0.0  # a model that finds nothing finds nothing
+    assert sum(count.labeled for count in figures.sections.values()) >= gold_av
+    assert all(count.predicted == 0 for count in figures.sections.values())

@@ -135,9 +135,9 @@ def test_cross_validated_predictions_are_out_of_sample(embedder, papers: list[La
     head = TorchHeadClassifier(TAXONOMY, embedder, device="cpu", folds=3).fit(shuffled)
     out_of_sample = score_predictions(shuffled, head.cross_validated_predictions())
     in_sample = score_predictions(shuffled, predict_papers(head, shuffled))
-    assert out_of_sample["n"] == len(shuffled)
-    assert in_sample["relevance"]["f1"] > 0.8
-    assert out_of_sample["relevance"]["f1"] < 0.6
+    assert out_of_sample.n == len(shuffled)
+    assert in_sample.relevance.f1 > 0.8
+    assert out_of_sample.relevance.f1 < 0.6
 
 
 @pytest.mark.slow  # trains the head twice

@@ -153,9 +153,10 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     assert info.labels_fingerprint == files_fingerprint([small_labels])
     assert info.embedding == embedder.name == "all-MiniLM-L6-v2"
     assert info.taxonomy_examples == len(taxonomy_papers(TAXONOMY))
-    assert info.metrics["protocol"].startswith(f"3-fold cross-validation over {info.n_papers} labeled papers")
-    assert 0.7 < info.metrics["all"]["relevance"]["f1"] <= 1
-    assert info.metrics["calibration"]["bins"]
+    assert info.metrics is not None
+    assert info.metrics.protocol.startswith(f"3-fold cross-validation over {info.n_papers} labeled papers")
+    assert 0.7 < info.metrics.subsets["all"].relevance.f1 <= 1
+    assert info.metrics.calibration.bins
     loaded = load_classifier(settings, TAXONOMY, embedder)
     assert loaded.version == info.version and loaded.thresholds == info.thresholds
     predictions = loaded.predict(
@@ -176,9 +177,9 @@ def test_model_beats_chance_and_baseline_runs_on_a_holdout(embedder, small_label
     train, test = holdout_split(papers, 0.3)
     model = score_predictions(test, predict_papers(fit_classifier(TAXONOMY, embedder, train), test))
     baseline = score_predictions(test, predict_papers(TfidfSvmClassifier(TAXONOMY).fit(train), test))
-    assert model["n"] == baseline["n"] == len(test)
-    assert model["relevance"]["f1"] > 0.7
-    assert baseline["relevance"]["f1"] > 0.5  # the baseline learns too, if less well
+    assert model.n == baseline.n == len(test)
+    assert model.relevance.f1 > 0.7
+    assert baseline.relevance.f1 > 0.5  # the baseline learns too, if less well
 
 
 def test_zero_shot_needs_no_labels(embedder) -> None:
