@@ -63,7 +63,7 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
     decisions were recorded.
     """
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    version, _ = active_model(settings, taxonomy)
+    version, _ = active_model(settings.models_dir, taxonomy)
     recorded = 0
     with _open_for_writing(settings) as warehouse:
         candidates = warehouse.least_certain(version, limit)
@@ -125,7 +125,7 @@ def explain_paper(settings: Settings, arxiv_id: str, model_version: str | None) 
     title, abstract = rows[0]
     taxonomy = load_taxonomy(settings.taxonomy_file)
     embedder = default_embedder(settings)
-    classifier = load_classifier(settings, taxonomy, embedder, model_version)
+    classifier = load_classifier(settings.models_dir, taxonomy, embedder, model_version)
     explanation = explain(classifier, embedder, title, abstract)
     prediction = explanation.prediction
     lines = [

@@ -103,7 +103,7 @@ def bench_classification(texts: list[str], settings: Settings, raw_per_s: float)
     from classify.taxonomy import load_taxonomy
 
     embedder = SentenceEmbedder.from_settings(settings)
-    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), embedder)
+    classifier = load_classifier(settings.models_dir, load_taxonomy(settings.taxonomy_file), embedder)
     classifier.predict(texts[:8])
     started = time.perf_counter()
     classifier.predict(texts)
@@ -164,7 +164,7 @@ def bench_import(corpus: list[Path], settings: Settings) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        version = current_version(settings)
+        version = current_version(settings.models_dir)
         if version is not None:
             shutil.copytree(settings.models_dir / version, home / "models" / version)
             (home / "models" / "CURRENT").write_text(version, encoding="utf-8")

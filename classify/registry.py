@@ -22,7 +22,6 @@ from classify.figures import Evaluation
 from classify.head import TorchHeadClassifier
 from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroShotClassifier, zero_shot_version
 from classify.taxonomy import Taxonomy
-from core.settings import Settings
 
 TrainedClassifier = TorchHeadClassifier | EmbeddingClassifier
 
@@ -50,15 +49,15 @@ def new_version(kind: str, taxonomy_fingerprint: str, labels_fingerprint: str) -
     return f"{kind}-{now:%Y%m%dT%H%M%S}-{digest}"
 
 
-def save_model(settings: Settings, model: TrainedClassifier, info: ModelInfo, make_current: bool = True) -> Path:
+def save_model(models_dir: Path, model: TrainedClassifier, info: ModelInfo, make_current: bool = True) -> Path:
     """Store a trained model and, by default, make it the one the pipeline uses."""
-    folder = settings.models_dir / info.version
+    folder = models_dir / info.version
     folder.mkdir(parents=True, exist_ok=False)
     joblib.dump(model, folder / "model.joblib")
     meta = {**asdict(info), "metrics": info.metrics.to_json() if info.metrics else {}}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if make_current:
-        make_current_model(settings, info.version)
+        make_current_model(models_dir, info.version)
     return folder
 
 
@@ -67,67 +66,67 @@ def _model_info(meta: dict) -> ModelInfo:
     return ModelInfo(**{**meta, "metrics": Evaluation.from_json(meta["metrics"]) if meta["metrics"] else None})
 
 
-def _meta_path(settings: Settings, version: str) -> Path:
+def _meta_path(models_dir: Path, version: str) -> Path:
     """Where a registered model's ``meta.json`` lies."""
-    return settings.models_dir / version / "meta.json"
+    return models_dir / version / "meta.json"
 
 
-def require_registered(settings: Settings, version: str) -> None:
+def require_registered(models_dir: Path, version: str) -> None:
     """Raise ``FileNotFoundError``, naming the registered models, unless ``version`` is one of them."""
-    if not _meta_path(settings, version).exists():
-        known = ", ".join(info.version for info in list_models(settings)) or "none"
-        raise FileNotFoundError(f"model {version} is not in the registry {settings.models_dir} (registered: {known})")
+    if not _meta_path(models_dir, version).exists():
+        known = ", ".join(info.version for info in list_models(models_dir)) or "none"
+        raise FileNotFoundError(f"model {version} is not in the registry {models_dir} (registered: {known})")
 
 
-def make_current_model(settings: Settings, version: str) -> None:
+def make_current_model(models_dir: Path, version: str) -> None:
     """Point ``CURRENT`` at a registered model (the pipeline's next runs use it)."""
-    require_registered(settings, version)
-    pointer = settings.models_dir / "CURRENT"
+    require_registered(models_dir, version)
+    pointer = models_dir / "CURRENT"
     temporary = pointer.with_suffix(".tmp")
     temporary.write_text(version, encoding="utf-8")
     os.replace(temporary, pointer)
 
 
-def list_models(settings: Settings) -> list[ModelInfo]:
+def list_models(models_dir: Path) -> list[ModelInfo]:
     """Every registered model, oldest first."""
     infos = []
-    for meta in sorted(settings.models_dir.glob("*/meta.json")):
+    for meta in sorted(models_dir.glob("*/meta.json")):
         infos.append(_model_info(json.loads(meta.read_text(encoding="utf-8"))))
     return infos
 
 
-def current_version(settings: Settings) -> str | None:
+def current_version(models_dir: Path) -> str | None:
     """The version named by ``CURRENT``, if a model has been trained."""
-    pointer = settings.models_dir / "CURRENT"
+    pointer = models_dir / "CURRENT"
     return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
 
 
-def active_model(settings: Settings, taxonomy: Taxonomy) -> tuple[str, str]:
+def active_model(models_dir: Path, taxonomy: Taxonomy) -> tuple[str, str]:
     """(version, kind) of the model the pipeline uses, without loading it."""
-    version = current_version(settings)
+    version = current_version(models_dir)
     if version is None:
         return zero_shot_version(taxonomy), ZeroShotClassifier.kind
-    meta = json.loads(_meta_path(settings, version).read_text(encoding="utf-8"))
+    meta = json.loads(_meta_path(models_dir, version).read_text(encoding="utf-8"))
     return version, meta["kind"]
 
 
-def model_metrics(settings: Settings, version: str) -> Evaluation | None:
+def model_metrics(models_dir: Path, version: str) -> Evaluation | None:
     """The cross-validated figures stored with a registered model; None for the zero-shot classifier (not in
     the registry) and for a model trained without cross-validation (``AVI_TRAIN_CV_FOLDS=0``)."""
-    meta = _meta_path(settings, version)
+    meta = _meta_path(models_dir, version)
     return _model_info(json.loads(meta.read_text(encoding="utf-8"))).metrics if meta.exists() else None
 
 
 def load_classifier(
-    settings: Settings, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
+    models_dir: Path, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
 ) -> EmbeddingBasedClassifier:
     """The requested (or current) trained model; the zero-shot classifier when none has been trained."""
-    version = version or current_version(settings)
+    version = version or current_version(models_dir)
     if version is None or version == zero_shot_version(taxonomy):
         return ZeroShotClassifier(taxonomy, embedder)
-    path = settings.models_dir / version / "model.joblib"
+    path = models_dir / version / "model.joblib"
     if not path.exists():
-        raise FileNotFoundError(f"model {version} is not in the registry ({settings.models_dir})")
+        raise FileNotFoundError(f"model {version} is not in the registry ({models_dir})")
     model: TrainedClassifier = joblib.load(path)
     if model.taxonomy.label_ids != taxonomy.label_ids:
         raise ValueError(f"model {version} was trained on another taxonomy; retrain with `avi train`")

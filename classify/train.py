@@ -157,7 +157,7 @@ def train_and_register(
         labels_fingerprint = hashlib.sha256(combined.encode()).hexdigest()[:12]
     version = new_version(VERSION_PREFIX[kind], taxonomy.fingerprint, labels_fingerprint)
     if quick:
-        base = load_classifier(settings, taxonomy, embedder)
+        base = load_classifier(settings.models_dir, taxonomy, embedder)
         if not isinstance(base, TorchHeadClassifier):
             raise ValueError(f"a quick retrain starts from a current {TorchHeadClassifier.kind} model: run `avi train`")
         examples = taxonomy_papers(taxonomy) if settings.train_on_taxonomy else []
@@ -198,6 +198,6 @@ def _register(
         embedding=embedder.name,
         taxonomy_examples=n_examples,
     )
-    save_model(settings, model, info)
+    save_model(settings.models_dir, model, info)
     logger.info("trained %s on %d papers", model.version, n_papers)
     return info

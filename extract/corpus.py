@@ -9,17 +9,23 @@ from pathlib import Path
 from typing import Any
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a JSON-lines file, gzipped or not, one at a time; a bad line raises with its number."""
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a text file, gzipped when its name ends in ``.gz``, with their numbers
+    (from 1); a line keeps its end of line, so a reader can tell a last line cut short."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+            if line.strip():
+                yield line_number, line
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON-lines file, gzipped or not, one at a time; a bad line raises with its number."""
+    for line_number, line in text_lines(path):
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
 
 
 def iter_corpus(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:

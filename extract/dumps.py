@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.records import PaperRecord, Rejected, date_from_id, is_arxiv_id
+from extract.corpus import text_lines
 
 EXCERPT_CHARS = 200
 
@@ -103,24 +104,20 @@ def _check(row: Any) -> PaperRecord:
 def read_dump(path: Path) -> Iterator[PaperRecord | Rejected]:
     """Every line of one dump file as a record or a :class:`Rejected`; a file cut short (a truncated gzip
     stream, a last line without its end) yields its complete lines and then one Rejected for the cut."""
-    opener = gzip.open if path.suffix == ".gz" else open
     line_number = 0
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):  # noqa: B007 - the number outlives the loop
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    cut = not line.endswith("\n")
-                    reason = "the file ends inside this line (cut short?)" if cut else f"not JSON ({error.msg})"
-                    yield Rejected(str(path), line_number, _id_in(line), reason, line[:EXCERPT_CHARS].rstrip())
-                    continue
-                try:
-                    yield _check(row)
-                except ValueError as error:
-                    yield Rejected(str(path), line_number, _id_of(row), str(error), line[:EXCERPT_CHARS].rstrip())
+        for line_number, line in text_lines(path):  # noqa: B007 - the number outlives the loop
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                cut = not line.endswith("\n")
+                reason = "the file ends inside this line (cut short?)" if cut else f"not JSON ({error.msg})"
+                yield Rejected(str(path), line_number, _id_in(line), reason, line[:EXCERPT_CHARS].rstrip())
+                continue
+            try:
+                yield _check(row)
+            except ValueError as error:
+                yield Rejected(str(path), line_number, _id_of(row), str(error), line[:EXCERPT_CHARS].rstrip())
     except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as error:
         reason = f"the file is cut or damaged after line {line_number}: {type(error).__name__}: {error}"
         yield Rejected(str(path), line_number + 1, None, reason, "")

@@ -72,7 +72,7 @@ def backfill(paths: list[Path], strict: bool = False) -> RunReport:
                 report.run_id,
             )
         with report.timed("classify"):
-            version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
+            version, kind = active_model(settings.models_dir, load_taxonomy(settings.taxonomy_file))
             counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
             mention_abstracts(warehouse, version)
     return report

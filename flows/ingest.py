@@ -154,7 +154,7 @@ def ingest(since: date | None = None, until: date | None = None) -> RunReport:
         with report.timed("load"):
             counts["n_new"], counts["n_updated"] = load_papers(warehouse, records, report.run_id)
         with report.timed("classify"):
-            version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
+            version, kind = active_model(settings.models_dir, load_taxonomy(settings.taxonomy_file))
             counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
         with report.timed("text"):
             counts["n_text_ok"], counts["n_text_failed"] = fetch_texts(warehouse, settings, version, report.run_id)

@@ -24,8 +24,8 @@ def reclassify(model_version: str | None = None) -> RunReport:
     """Label every paper with ``model_version`` (default: the current model), make it current, publish."""
     settings = get_settings()
     if model_version is not None:
-        make_current_model(settings, model_version)
-    version, kind = active_model(settings, load_taxonomy(settings.taxonomy_file))
+        make_current_model(settings.models_dir, model_version)
+    version, kind = active_model(settings.models_dir, load_taxonomy(settings.taxonomy_file))
     with recorded_run(settings, "reclassify") as (warehouse, report), report.timed("classify"):
         report.counts["n_classified"], report.counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
         mention_abstracts(warehouse, version)

@@ -53,13 +53,14 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     The model and the embedder are loaded only when there is something to label.
     """
     logger = get_run_logger()
-    metrics = model_metrics(settings, version)
+    metrics = model_metrics(settings.models_dir, version)
     warehouse.register_model(version, kind, metrics.to_json() if metrics else None)
     pending = warehouse.papers_to_classify(version)
     if not pending:
         logger.info("every paper has labels from %s", version)
         return 0, 0
-    classifier = load_classifier(settings, load_taxonomy(settings.taxonomy_file), default_embedder(settings), version)
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    classifier = load_classifier(settings.models_dir, taxonomy, default_embedder(settings), version)
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = screened = 0
     progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)

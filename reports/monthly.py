@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from classify.labels import paper_text
@@ -46,8 +47,9 @@ class ReportContext:
     def previous(self) -> str:
         return self.months[-2]
 
-    @property
+    @cached_property
     def names(self) -> dict[str, str]:
+        """Each label's display name by its id."""
         return {label.id: label.name for label in self.taxonomy.labels}
 
 

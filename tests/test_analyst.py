@@ -91,7 +91,7 @@ def test_training_uses_analyst_labels_over_seed_labels(labelled_warehouse: list[
     assert main(["label", "--paper", paper, "--relevance", "av", "--labels", V2A]) == 0
     taxonomy = load_taxonomy(settings.taxonomy_file)
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
-    (without,) = list_models(settings)  # the model the warehouse was labelled with: seed labels only
+    (without,) = list_models(settings.models_dir)  # the model the warehouse was labelled with: seed labels only
     with_analyst = train_and_register(
         settings, taxonomy, embedder, [small_labels], corpus, analyst_rows=_analyst_rows(settings), cv_folds=0
     )

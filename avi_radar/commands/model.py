@@ -83,7 +83,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if not MONTH.fullmatch(month):
             raise ValueError(f"--month {month!r} is not a month (YYYY-MM)")
     if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
-        require_registered(settings, args.model)  # before the embedder and the labels load
+        require_registered(settings.models_dir, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
     corpus = existing_paths(args.corpus) or settings.default_corpus
     papers = load_labeled_papers(existing_paths(args.labels) or settings.default_labels, corpus, taxonomy)
@@ -119,7 +119,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             protocol = f"trained on {len(train)} papers, evaluated on a held-out {args.holdout:.0%} ({len(test)})"
         else:
             test = papers
-            classifier = load_classifier(settings, taxonomy, embedder, args.model)
+            classifier = load_classifier(settings.models_dir, taxonomy, embedder, args.model)
             held_ids = {paper.arxiv_id for paper in test}
             train = [
                 p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
@@ -137,8 +137,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     """List the registered models."""
     from classify.registry import current_version, list_models
 
-    current = current_version(settings)
-    for info in list_models(settings):
+    current = current_version(settings.models_dir)
+    for info in list_models(settings.models_dir):
         marker = "*" if info.version == current else " "
         print(
             f"{marker} {info.version}  {info.kind}  papers={info.n_papers}  taxonomy={info.taxonomy_fingerprint}"

@@ -76,7 +76,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from classify.registry import current_version
 
     paths = existing_paths(args.paths)
-    if current_version(settings) is None:
+    if current_version(settings.models_dir) is None:
         print(
             f"avi import: no trained model under {settings.models_dir}: the zero-shot classifier will label every "
             "paper, with no screen (every paper embedded: slow), and its labels are not ones a survey author "
@@ -116,7 +116,7 @@ def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     if args.model:
         from classify.registry import require_registered
 
-        require_registered(settings, args.model)  # before Prefect's server starts for nothing
+        require_registered(settings.models_dir, args.model)  # before Prefect's server starts for nothing
     prepare_prefect(settings)
     from flows.reclassify import reclassify
 
@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
     parser = build_parser()  # each step runs exactly as its own command would, with that command's defaults
-    if current_version(settings) is None:
+    if current_version(settings.models_dir) is None:
         cmd_train(parser.parse_args(["train"]), settings)
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
     server.start_in_thread()

@@ -146,8 +146,8 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     settings = get_settings()
     corpus = sorted((SHARED / "corpus").glob("*.jsonl.gz"))
     info = train_and_register(settings, TAXONOMY, embedder, [small_labels], corpus, cv_folds=3)
-    assert current_version(settings) == info.version
-    [listed] = list_models(settings)
+    assert current_version(settings.models_dir) == info.version
+    [listed] = list_models(settings.models_dir)
     assert listed == info  # meta.json holds everything, metrics included
     assert info.taxonomy_fingerprint == TAXONOMY.fingerprint
     assert info.labels_fingerprint == files_fingerprint([small_labels])
@@ -157,7 +157,7 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     assert info.metrics.protocol.startswith(f"3-fold cross-validation over {info.n_papers} labeled papers")
     assert 0.7 < info.metrics.subsets["all"].relevance.f1 <= 1
     assert info.metrics.calibration.bins
-    loaded = load_classifier(settings, TAXONOMY, embedder)
+    loaded = load_classifier(settings.models_dir, TAXONOMY, embedder)
     assert loaded.version == info.version and loaded.thresholds == info.thresholds
     predictions = loaded.predict(
         [
@@ -220,7 +220,7 @@ def test_a_model_refuses_embeddings_of_another_token_budget(embedder, small_labe
 
     assert embedding_name(256) == embedder.name
     with pytest.raises(ValueError, match="reads all-MiniLM-L6-v2 embeddings but the embedder makes .*@128"):
-        load_classifier(settings, TAXONOMY, ShortEmbedder())
+        load_classifier(settings.models_dir, TAXONOMY, ShortEmbedder())
 
 
 def test_a_broken_taxonomy_file_is_refused_naming_the_file_and_the_place(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_reclassify_relabels_once_and_switches_models(
     assert _run(capsys)["n_classified"] == len(imported)
     # back to the first model: its labels are still there, so nothing is computed again
     assert _run(capsys, "--model", first.version)["n_classified"] == 0
-    assert current_version(settings) == first.version
+    assert current_version(settings.models_dir) == first.version
     with open_for_reading(settings.db_path) as warehouse:
         assert warehouse.query("SELECT model_version FROM models WHERE is_current")[1] == [(first.version,)]
         assert warehouse.query(LABELS_OF, [first.version])[1] == first_labels
