@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,12 @@ _EMBEDDING_CACHE = Path(
     os.environ.get("AVI_TEST_EMBEDDING_CACHE", Path(tempfile.gettempdir()) / "avi-tests-embeddings.sqlite")
 )
 _SESSION_HOME.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the session's Prefect home (its server has stopped with the session's fixtures): a run leaves
+    only the shared embedding cache behind."""
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 def require_shared() -> None:
