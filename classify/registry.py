@@ -1,6 +1,6 @@
 """The model registry under ``AVI_HOME/models``: every trained model kept with its metadata.
 
-Layout: ``models/<version>/model.joblib`` and ``meta.json``, and ``models/CURRENT`` naming the model
+Layout: ``models/<version>/model.pkl`` and ``meta.json``, and ``models/CURRENT`` naming the model
 the pipeline uses. ``meta.json`` holds the model's cross-validated metrics, the hashes of its training
 labels and of the taxonomy, and the embedding it reads. Without any trained model the zero-shot
 classifier stands in.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,8 @@ from classify.model import EmbeddingBasedClassifier, EmbeddingClassifier, ZeroSh
 from classify.taxonomy import Taxonomy
 
 TrainedClassifier = TorchHeadClassifier | EmbeddingClassifier
+MODEL_FILE = "model.pkl"
+JOBLIB_MODEL_FILE = "model.joblib"  # the file of models registered before the pickle
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,10 @@ def save_model(models_dir: Path, model: TrainedClassifier, info: ModelInfo, make
     """Store a trained model and, by default, make it the one the pipeline uses."""
     folder = models_dir / info.version
     folder.mkdir(parents=True, exist_ok=False)
-    joblib.dump(model, folder / "model.joblib")
+    # the C pickler: a model holds vocabularies of tens of thousands of words, which joblib's Python-level
+    # pickler writes and reads one object at a time (docs/benchmarks.md, "Model files")
+    with (folder / MODEL_FILE).open("wb") as handle:
+        pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
     meta = {**asdict(info), "metrics": info.metrics.to_json() if info.metrics else {}}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if make_current:
@@ -117,6 +123,16 @@ def model_metrics(models_dir: Path, version: str) -> Evaluation | None:
     return _model_info(json.loads(meta.read_text(encoding="utf-8"))).metrics if meta.exists() else None
 
 
+def _read_model(models_dir: Path, version: str) -> TrainedClassifier:
+    folder = models_dir / version
+    if (folder / MODEL_FILE).exists():
+        with (folder / MODEL_FILE).open("rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - the registry's own files, written by save_model
+    if (folder / JOBLIB_MODEL_FILE).exists():  # registered before model.pkl
+        return joblib.load(folder / JOBLIB_MODEL_FILE)
+    raise FileNotFoundError(f"model {version} is not in the registry ({models_dir})")
+
+
 def load_classifier(
     models_dir: Path, taxonomy: Taxonomy, embedder: Embedder, version: str | None = None
 ) -> EmbeddingBasedClassifier:
@@ -124,10 +140,7 @@ def load_classifier(
     version = version or current_version(models_dir)
     if version is None or version == zero_shot_version(taxonomy):
         return ZeroShotClassifier(taxonomy, embedder)
-    path = models_dir / version / "model.joblib"
-    if not path.exists():
-        raise FileNotFoundError(f"model {version} is not in the registry ({models_dir})")
-    model: TrainedClassifier = joblib.load(path)
+    model = _read_model(models_dir, version)
     if model.taxonomy.label_ids != taxonomy.label_ids:
         raise ValueError(f"model {version} was trained on another taxonomy; retrain with `avi train`")
     trained_on = getattr(model, "embedding", embedder.name)

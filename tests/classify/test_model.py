@@ -6,13 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
+import joblib
 import pytest
 
 from classify.evaluate import holdout_split, predict_papers, score_predictions
 from classify.explain import explain
 from classify.labels import TAXONOMY_SOURCE, LabeledPaper, files_fingerprint, load_labeled_papers, taxonomy_papers
 from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
-from classify.registry import current_version, list_models, load_classifier
+from classify.registry import JOBLIB_MODEL_FILE, MODEL_FILE, current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
 from classify.train import TrainingSetup, fit_classifier, train_and_register
 from core.settings import get_settings
@@ -168,6 +169,19 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     assert predictions[0].relevance == "av"
     assert "generation.cross_modal.video_to_audio" in predictions[0].labels
     assert predictions[1].relevance == "none" and predictions[1].labels == {}
+
+    # a model registered before model.pkl existed (joblib's model.joblib) still loads, and predicts the same
+    folder = settings.models_dir / info.version
+    joblib.dump(loaded, folder / JOBLIB_MODEL_FILE)
+    (folder / MODEL_FILE).unlink()
+    older = load_classifier(settings.models_dir, TAXONOMY, embedder)
+    again = older.predict(
+        [
+            "Video-to-audio generation: synthesizing Foley sound for silent videos",
+            "A faster algorithm for sparse matrix multiplication on GPUs",
+        ]
+    )
+    assert again == predictions
 
 
 @pytest.mark.slow  # trains a model
