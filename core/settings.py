@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         description="Share of labeled relevant papers (with abstract, out of fold) the words-only screen may "
         "turn away unembedded; 0: no screen, every paper is embedded.",
     )
+    import_batch: int = Field(
+        default=5000,
+        ge=1,
+        description="Dump lines `avi import` loads per transaction; a killed import resumes after the last one.",
+    )
     screen_background: int = Field(
         default=20000, ge=0, description="Unlabeled corpus papers the screen learns ordinary papers from."
     )

@@ -12,7 +12,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -101,26 +101,31 @@ def _check(row: Any) -> PaperRecord:
     return record
 
 
-def read_dump(path: Path) -> Iterator[PaperRecord | Rejected]:
-    """Every line of one dump file as a record or a :class:`Rejected`; a file cut short (a truncated gzip
-    stream, a last line without its end) yields its complete lines and then one Rejected for the cut."""
+def read_dump(path: Path, after_line: int = 0) -> Iterator[tuple[int, PaperRecord | Rejected]]:
+    """Every line of one dump file after its first ``after_line`` lines, with its number, as a record or a
+    :class:`Rejected`; a file cut short (a truncated gzip stream, a last line without its end) yields its
+    complete lines and then one Rejected for the cut. Skipped lines are read but not parsed."""
     line_number = 0
     try:
         for line_number, line in text_lines(path):  # noqa: B007 - the number outlives the loop
+            if line_number <= after_line:
+                continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 cut = not line.endswith("\n")
                 reason = "the file ends inside this line (cut short?)" if cut else f"not JSON ({error.msg})"
-                yield Rejected(str(path), line_number, _id_in(line), reason, line[:EXCERPT_CHARS].rstrip())
+                excerpt = line[:EXCERPT_CHARS].rstrip()
+                yield line_number, Rejected(str(path), line_number, _id_in(line), reason, excerpt)
                 continue
             try:
-                yield _check(row)
+                yield line_number, _check(row)
             except ValueError as error:
-                yield Rejected(str(path), line_number, _id_of(row), str(error), line[:EXCERPT_CHARS].rstrip())
+                excerpt = line[:EXCERPT_CHARS].rstrip()
+                yield line_number, Rejected(str(path), line_number, _id_of(row), str(error), excerpt)
     except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as error:
         reason = f"the file is cut or damaged after line {line_number}: {type(error).__name__}: {error}"
-        yield Rejected(str(path), line_number + 1, None, reason, "")
+        yield line_number + 1, Rejected(str(path), line_number + 1, None, reason, "")
 
 
 def _id_of(row: Any) -> str | None:
@@ -133,9 +138,3 @@ def _id_of(row: Any) -> str | None:
 def _id_in(line: str) -> str | None:
     match = re.search(r'"(?:arxiv_id|id)"\s*:\s*"([^"]+)"', line)
     return match[1] if match else None
-
-
-def iter_dump_records(paths: Iterable[Path]) -> Iterator[PaperRecord | Rejected]:
-    """Records (and rejected lines) from dump files of either format, told apart row by row."""
-    for path in paths:
-        yield from read_dump(path)

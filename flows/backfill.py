@@ -3,8 +3,9 @@
 ``avi import PATH ...`` reads the corpus format of ``shared/corpus`` or Kaggle's arXiv snapshot,
 loads the papers in bounded batches (memory stays flat), quarantines the lines it cannot load in
 ``rejected_records`` with their reasons (``--strict``: fails on the first), then embeds and classifies every paper the
-current model has not labelled and counts the mentions in audio-visual abstracts. PDFs are not fetched:
-the next nightly run, or `avi ingest` over a window, reads them.
+current model has not labelled and counts the mentions in audio-visual abstracts. Each batch commits with
+its file's checkpoint, so a killed import run again goes on where it stopped. PDFs are not fetched: the
+next nightly run, or `avi ingest` over a window, reads them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
 from core.records import PaperRecord, Rejected
 from core.settings import get_settings
-from extract.dumps import iter_dump_records
+from extract.dumps import read_dump
 from flows.runs import RunReport, recorded_run
 from flows.steps import classify_papers, mention_abstracts
-from warehouse.db import Warehouse
-
-LOAD_BATCH = 5000
+from warehouse.db import ImportCheckpoint, Warehouse
 
 
 @flow(name="avi-import", log_prints=False)
@@ -31,31 +30,18 @@ def backfill(paths: list[Path], strict: bool = False) -> RunReport:
     """Load every paper of the dump files, label what is unlabelled, record the run, publish the snapshot.
 
     A line that cannot be loaded is quarantined in ``rejected_records`` with its reason and the import goes
-    on; with ``strict`` the first such line fails the run instead."""
+    on; with ``strict`` the first such line fails the run instead. Each batch commits with the file's
+    checkpoint: a killed import, run again on the same files, goes on after the last batch it loaded, and a
+    file loaded whole and unchanged since is not read again."""
     logger = get_run_logger()
     settings = get_settings()
-    categories = set(settings.categories)
     with recorded_run(settings, "import") as (warehouse, report):
         counts = report.counts
         counts.update(n_harvested=0, n_new=0, n_updated=0, n_rejected=0)
         with report.timed("load"):
-            batch: list[PaperRecord] = []
-            rejected: list[Rejected] = []
-            progress = tqdm(desc="import", unit="paper")
-            for item in iter_dump_records(paths):
-                if isinstance(item, Rejected):
-                    if strict:
-                        raise ValueError(f"{item.source}:{item.line}: {item.reason}")
-                    rejected.append(item)
-                # rows without categories (older curated papers) are kept: they were chosen for the survey
-                elif not item.categories or categories.intersection(item.categories):
-                    batch.append(item)
-                if len(batch) + len(rejected) >= LOAD_BATCH:
-                    _load(warehouse, batch, rejected, report.run_id, counts)
-                    progress.update(len(batch))
-                    batch, rejected = [], []
-            _load(warehouse, batch, rejected, report.run_id, counts)
-            progress.update(len(batch))
+            progress = tqdm(desc="import", unit="line")
+            for path in paths:
+                _load_file(warehouse, path, settings.categories, settings.import_batch, report, strict, progress)
             progress.close()
         logger.info(
             "loaded %d papers: %d new, %d updated; %d lines rejected",
@@ -78,14 +64,67 @@ def backfill(paths: list[Path], strict: bool = False) -> RunReport:
     return report
 
 
-def _load(
-    warehouse: Warehouse, batch: list[PaperRecord], rejected: list[Rejected], run_id: int, counts: dict[str, int]
+def file_fingerprint(path: Path, categories: list[str]) -> str:
+    """What an import of ``path`` loads: the file's size and modification time, and the categories kept."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{','.join(sorted(categories))}"
+
+
+def _load_file(
+    warehouse: Warehouse,
+    path: Path,
+    categories: list[str],
+    batch_size: int,
+    report: RunReport,
+    strict: bool,
+    progress: tqdm,
 ) -> None:
-    """Upsert a batch of papers and quarantine the batch's rejected lines, each in its own transaction."""
-    counts["n_rejected"] += warehouse.store_rejected(run_id, rejected)
-    if not batch:
-        return
-    new, updated = warehouse.upsert_papers(batch, run_id)
+    """Load one dump file from where an earlier import of it stopped, a batch per transaction."""
+    logger = get_run_logger()
+    source, fingerprint = str(path.resolve()), file_fingerprint(path, categories)
+    earlier = warehouse.import_checkpoint(source)
+    start = 0
+    if earlier is not None and earlier.fingerprint == fingerprint:
+        if earlier.complete:
+            logger.info("%s: loaded whole by run %d and unchanged since; not read again", path, earlier.run_id)
+            return
+        start = earlier.lines_done
+        logger.info("%s: run %d stopped after line %d; going on from there", path, earlier.run_id, start)
+    kept = set(categories)
+    batch: list[PaperRecord] = []
+    rejected: list[Rejected] = []
+    last_line = counted = start
+    for last_line, item in read_dump(path, start):  # noqa: B007 - the last line read is the checkpoint
+        if isinstance(item, Rejected):
+            if strict:
+                raise ValueError(f"{item.source}:{item.line}: {item.reason}")
+            rejected.append(item)
+        # rows without categories (older curated papers) are kept: they were chosen for the survey
+        elif not item.categories or kept.intersection(item.categories):
+            batch.append(item)
+        if len(batch) + len(rejected) >= batch_size:
+            checkpoint = ImportCheckpoint(source, fingerprint, last_line, False, report.run_id)
+            _load(warehouse, batch, rejected, checkpoint, report.counts)
+            logger.info("%s: lines up to %d loaded", path.name, last_line)
+            progress.update(last_line - counted)
+            batch, rejected, counted = [], [], last_line
+    checkpoint = ImportCheckpoint(source, fingerprint, last_line, True, report.run_id)
+    _load(warehouse, batch, rejected, checkpoint, report.counts)
+    progress.update(last_line - counted)
+    logger.info("%s: loaded to its end (line %d)", path.name, last_line)
+
+
+def _load(
+    warehouse: Warehouse,
+    batch: list[PaperRecord],
+    rejected: list[Rejected],
+    checkpoint: ImportCheckpoint,
+    counts: dict[str, int],
+) -> None:
+    """Upsert a batch of papers, quarantine its rejected lines and move the file's checkpoint, in one
+    transaction, and count them in the run's report."""
+    new, updated = warehouse.load_import_batch(batch, rejected, checkpoint)
+    counts["n_rejected"] += len(rejected)
     counts["n_harvested"] += len(batch)
     counts["n_new"] += new
     counts["n_updated"] += updated

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,19 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ImportCheckpoint:
+    """How far a backfill file was loaded: its first ``lines_done`` lines are in the warehouse (``complete``:
+    all of it), as long as the file still has the same ``fingerprint`` (size, modification time, and the
+    categories the import kept)."""
+
+    source_file: str
+    fingerprint: str
+    lines_done: int
+    complete: bool
+    run_id: int
 
 
 @dataclass(frozen=True)
@@ -193,61 +206,8 @@ class Warehouse:
         """Insert new papers and update changed ones; returns (new, updated). Unchanged rows stay as they are."""
         if not records:
             return 0, 0
-        latest: dict[str, PaperRecord] = {}
-        for record in records:  # a window can list a paper twice; keep its newest version
-            if record.arxiv_id not in latest or record.version >= latest[record.arxiv_id].version:
-                latest[record.arxiv_id] = record
-        now = _now()
-        table = pa.table(
-            {
-                "arxiv_id": [r.arxiv_id for r in latest.values()],
-                "version": pa.array([r.version for r in latest.values()], pa.int32()),
-                "title": [r.title for r in latest.values()],
-                "abstract": [r.abstract for r in latest.values()],
-                "authors": pa.array([r.authors for r in latest.values()], pa.list_(pa.string())),
-                "categories": pa.array([r.categories for r in latest.values()], pa.list_(pa.string())),
-                "primary_category": [r.primary_category for r in latest.values()],
-                "comment": [r.comment for r in latest.values()],
-                "published": pa.array([_naive_utc(r.published) for r in latest.values()], pa.timestamp("us")),
-                "updated": pa.array([_naive_utc(r.updated) for r in latest.values()], pa.timestamp("us")),
-                "content_hash": [content_hash(r.title, r.abstract) for r in latest.values()],
-                "withdrawn": [is_withdrawn(r) for r in latest.values()],
-            }
-        )
-        with self._transaction(incoming=table) as connection:
-            new_rows = connection.execute("SELECT count(*) FROM incoming i ANTI JOIN papers p USING (arxiv_id)")
-            new = new_rows.fetchone()[0]
-            updated = connection.execute(
-                """SELECT count(*) FROM incoming i JOIN papers p USING (arxiv_id)
-                   WHERE i.version > p.version OR (i.version = p.version AND i.content_hash <> p.content_hash)"""
-            ).fetchone()[0]
-            # the history first: every version (or changed text) not seen before
-            connection.execute(
-                """INSERT INTO paper_versions
-                   SELECT i.arxiv_id, i.version, i.title, i.abstract, i.categories, i.comment, i.updated,
-                          i.content_hash, ? AS run_id, ? AS loaded_at
-                   FROM incoming i ANTI JOIN paper_versions v USING (arxiv_id, version, content_hash)
-                   WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.arxiv_id = i.arxiv_id AND p.version > i.version)""",
-                [run_id, now],
-            )
-            connection.execute(
-                """INSERT INTO papers BY NAME
-                   SELECT i.*, ? AS first_run_id, ? AS loaded_at
-                   FROM incoming i ANTI JOIN papers p USING (arxiv_id)""",
-                [run_id, now],
-            )
-            connection.execute(
-                """UPDATE papers SET version = i.version, title = i.title, abstract = i.abstract,
-                       authors = i.authors, categories = i.categories, primary_category = i.primary_category,
-                       comment = i.comment, published = i.published, updated = i.updated,
-                       content_hash = i.content_hash, withdrawn = i.withdrawn, loaded_at = ?
-                   FROM incoming i
-                   WHERE papers.arxiv_id = i.arxiv_id
-                     AND (i.version > papers.version
-                          OR (i.version = papers.version AND i.content_hash <> papers.content_hash))""",
-                [now],
-            )
-        return int(new), int(updated)
+        with self._transaction(incoming=_papers_table(records)) as connection:
+            return _upsert_incoming(connection, run_id)
 
     # -- classification ---------------------------------------------------------------------------
     def register_model(self, model_version: str, kind: str, metrics: dict | None = None) -> None:
@@ -455,13 +415,30 @@ class Warehouse:
                 connection, "mentions", [(arxiv_id, m.name, m.kind, m.count, source, m.introduced) for m in mentions]
             )
 
-    def store_rejected(self, run_id: int, rejected: Iterable[Rejected]) -> int:
-        """Quarantine dump lines that could not be loaded; returns how many."""
-        now = _now()
-        rows = [(run_id, r.source, r.line, r.arxiv_id, r.reason, r.excerpt, now) for r in rejected]
-        with self._transaction() as connection:
-            _insert_rows(connection, "rejected_records", rows)
-        return len(rows)
+    def import_checkpoint(self, source_file: str) -> ImportCheckpoint | None:
+        """How far an earlier import loaded ``source_file`` (resolved path), if one did."""
+        rows = self.connection.execute(
+            "SELECT source_file, fingerprint, lines_done, complete, run_id FROM import_checkpoints "
+            "WHERE source_file = ?",
+            [source_file],
+        ).fetchall()  # all: DuckDB refuses the next statement while a result is unread
+        return ImportCheckpoint(*rows[0]) if rows else None
+
+    def load_import_batch(
+        self, records: Sequence[PaperRecord], rejected: Sequence[Rejected], checkpoint: ImportCheckpoint
+    ) -> tuple[int, int]:
+        """One batch of a backfill file in one transaction: its papers upserted, its rejected lines quarantined
+        and the file's checkpoint moved past them, so a killed import resumes exactly after its last batch.
+        Returns (new, updated)."""
+        tables = {"incoming": _papers_table(records)} if records else {}
+        with self._transaction(**tables) as connection:
+            counts = _upsert_incoming(connection, checkpoint.run_id) if records else (0, 0)
+            _insert_rows(connection, "rejected_records", _rejected_rows(checkpoint.run_id, rejected))
+            connection.execute(
+                "INSERT OR REPLACE INTO import_checkpoints VALUES (?, ?, ?, ?, ?, ?)",
+                [*astuple(checkpoint), _now()],
+            )
+        return counts
 
     # -- reading ----------------------------------------------------------------------------------
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
@@ -478,6 +455,74 @@ class Warehouse:
         shutil.copyfile(self.path, temporary)
         os.replace(temporary, target)
         return target
+
+
+def _papers_table(records: Sequence[PaperRecord]) -> pa.Table:
+    """The records as an Arrow table of ``papers`` columns, one row per paper at its newest version."""
+    latest: dict[str, PaperRecord] = {}
+    for record in records:  # a window can list a paper twice; keep its newest version
+        if record.arxiv_id not in latest or record.version >= latest[record.arxiv_id].version:
+            latest[record.arxiv_id] = record
+    rows = list(latest.values())
+    return pa.table(
+        {
+            "arxiv_id": [r.arxiv_id for r in rows],
+            "version": pa.array([r.version for r in rows], pa.int32()),
+            "title": [r.title for r in rows],
+            "abstract": [r.abstract for r in rows],
+            "authors": pa.array([r.authors for r in rows], pa.list_(pa.string())),
+            "categories": pa.array([r.categories for r in rows], pa.list_(pa.string())),
+            "primary_category": [r.primary_category for r in rows],
+            "comment": [r.comment for r in rows],
+            "published": pa.array([_naive_utc(r.published) for r in rows], pa.timestamp("us")),
+            "updated": pa.array([_naive_utc(r.updated) for r in rows], pa.timestamp("us")),
+            "content_hash": [content_hash(r.title, r.abstract) for r in rows],
+            "withdrawn": [is_withdrawn(r) for r in rows],
+        }
+    )
+
+
+def _upsert_incoming(connection: duckdb.DuckDBPyConnection, run_id: int) -> tuple[int, int]:
+    """Merge the registered ``incoming`` papers into ``papers`` and ``paper_versions`` inside the caller's
+    transaction; returns (new, updated)."""
+    now = _now()
+    new = connection.execute("SELECT count(*) FROM incoming i ANTI JOIN papers p USING (arxiv_id)").fetchone()[0]
+    updated = connection.execute(
+        """SELECT count(*) FROM incoming i JOIN papers p USING (arxiv_id)
+           WHERE i.version > p.version OR (i.version = p.version AND i.content_hash <> p.content_hash)"""
+    ).fetchone()[0]
+    # the history first: every version (or changed text) not seen before
+    connection.execute(
+        """INSERT INTO paper_versions
+           SELECT i.arxiv_id, i.version, i.title, i.abstract, i.categories, i.comment, i.updated,
+                  i.content_hash, ? AS run_id, ? AS loaded_at
+           FROM incoming i ANTI JOIN paper_versions v USING (arxiv_id, version, content_hash)
+           WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.arxiv_id = i.arxiv_id AND p.version > i.version)""",
+        [run_id, now],
+    )
+    connection.execute(
+        """INSERT INTO papers BY NAME
+           SELECT i.*, ? AS first_run_id, ? AS loaded_at
+           FROM incoming i ANTI JOIN papers p USING (arxiv_id)""",
+        [run_id, now],
+    )
+    connection.execute(
+        """UPDATE papers SET version = i.version, title = i.title, abstract = i.abstract,
+               authors = i.authors, categories = i.categories, primary_category = i.primary_category,
+               comment = i.comment, published = i.published, updated = i.updated,
+               content_hash = i.content_hash, withdrawn = i.withdrawn, loaded_at = ?
+           FROM incoming i
+           WHERE papers.arxiv_id = i.arxiv_id
+             AND (i.version > papers.version
+                  OR (i.version = papers.version AND i.content_hash <> papers.content_hash))""",
+        [now],
+    )
+    return int(new), int(updated)
+
+
+def _rejected_rows(run_id: int, rejected: Iterable[Rejected]) -> list[tuple]:
+    now = _now()
+    return [(run_id, r.source, r.line, r.arxiv_id, r.reason, r.excerpt, now) for r in rejected]
 
 
 def open_for_reading(db_path: Path) -> Warehouse:

@@ -37,8 +37,12 @@ def test_bad_lines_are_rejected_with_their_line_and_reason_and_the_rest_loads(tm
     ]
     path = tmp_path / "arxiv-metadata-oai-snapshot.json"
     path.write_text("\n".join(lines) + "\n" + json.dumps(_kaggle("2605.00005"))[:40], encoding="utf-8")
-    items = list(read_dump(path))
+    numbered = list(read_dump(path))
+    items = [item for _, item in numbered]
     assert [item.arxiv_id for item in items if isinstance(item, PaperRecord)] == ["2605.00001", "2605.00004"]
+    assert [number for number, _ in numbered] == [1, 2, 3, 4, 5, 6, 7, 9, 10]  # line 8 is blank
+    # resuming after line 4 reads on from line 5
+    assert [number for number, _ in read_dump(path, after_line=4)] == [5, 6, 7, 9, 10]
     rejected = {item.line: item for item in items if isinstance(item, Rejected)}
     assert sorted(rejected) == [2, 3, 4, 5, 6, 7, 10]
     assert rejected[2].reason.startswith("not JSON") and rejected[2].excerpt == "{this is not json"
@@ -60,7 +64,7 @@ def test_a_truncated_gzip_loads_every_complete_line_before_the_cut(day_rows: lis
     cut = tmp_path / "cut.jsonl.gz"
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    items = list(read_dump(cut))
+    items = [item for _, item in read_dump(cut)]
     records = [item for item in items if isinstance(item, PaperRecord)]
     [rejected] = [item for item in items if isinstance(item, Rejected)]
     assert 0 < len(records) < len(day_rows)
@@ -77,7 +81,7 @@ def test_corpus_rows_without_a_title_are_rejected_not_skipped(tmp_path: Path) ->
         {"arxiv_id": "2605.00013", "announced": "2026-05-05", "title": "Bad authors", "authors": "One Author"},
     ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    items = list(read_dump(path))
+    items = [item for _, item in read_dump(path)]
     assert isinstance(items[0], PaperRecord)
     assert [(item.line, item.arxiv_id) for item in items[1:]] == [
         (2, "2605.00011"),

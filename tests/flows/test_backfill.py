@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,14 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
     assert first["n_new"] == first["n_classified"] == len(expected)
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (second["n_new"], second["n_updated"], second["n_classified"]) == (0, 0, 0)
+    # both files were loaded whole and are unchanged: neither is read again
+    assert (second["n_harvested"], second["n_new"], second["n_updated"], second["n_classified"]) == (0, 0, 0, 0)
+    # a file that changed since (here only its modification time) is read again from its start
+    os.utime(kaggle_file, ns=(kaggle_file.stat().st_atime_ns, kaggle_file.stat().st_mtime_ns + 10**9))
+    assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
+    third = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    in_kaggle_file = {row["arxiv_id"] for row in day_rows[60:100]} & expected
+    assert (third["n_harvested"], third["n_new"], third["n_updated"]) == (len(in_kaggle_file), 0, 0)
     with open_for_reading(get_settings().db_path) as warehouse:
         assert {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]} == expected
         assert warehouse.query(
@@ -67,7 +75,7 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
             [[row["arxiv_id"] for row in day_rows[60:100]]],
         )[1] == [(2,)]
         assert warehouse.query("SELECT count(*) FROM pending_work WHERE waiting_for = 'labels'")[1] == [(0,)]
-        assert warehouse.query("SELECT flow, status FROM runs")[1] == [("import", "success")] * 2
+        assert warehouse.query("SELECT flow, status FROM runs")[1] == [("import", "success")] * 3
 
 
 def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], tmp_path: Path, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,9 @@ import pytest
 from tests.conftest import TEST_DAY
 from warehouse.db import Warehouse
 
-pytestmark = pytest.mark.slow  # kills `avi ingest` processes
+pytestmark = pytest.mark.slow  # kills `avi ingest` and `avi import` processes
+
+IMPORT_BATCH = 50  # dump lines per transaction of `avi import`: several batches in a small file
 
 AVI = Path(sys.executable).parent / "avi"
 STATE = {
@@ -27,10 +30,17 @@ STATE = {
     "mentions": "SELECT arxiv_id, name, kind, mentions, source FROM mentions",
     "watermark": "SELECT max(until) FROM runs WHERE status = 'success'",
 }
+IMPORT_STATE = {
+    "rejected": "SELECT source_file, line_number, arxiv_id, reason, excerpt FROM rejected_records",
+    "checkpoints": "SELECT source_file, fingerprint, lines_done, complete FROM import_checkpoints",
+}
 
 
-def _ingest(home: Path, mirror: str, cache: Path, kill_after: str | None = None) -> int:
-    """Run `avi ingest` for TEST_DAY in a subprocess; with ``kill_after``, SIGKILL it once that log line shows."""
+def _avi(
+    home: Path, mirror: str, cache: Path, arguments: list[str], kill_after: str | None = None, times: int = 1
+) -> int:
+    """Run `avi ARGUMENTS` in a subprocess; with ``kill_after``, SIGKILL it once that log line has shown
+    ``times`` times."""
     from prefect.settings import PREFECT_API_URL
 
     # the session's test server, so no run pays for starting a temporary one
@@ -42,24 +52,28 @@ def _ingest(home: Path, mirror: str, cache: Path, kill_after: str | None = None)
         "AVI_ARXIV_URL": mirror,
         "PREFECT_API_URL": PREFECT_API_URL.value(),
         "AVI_EMBEDDING_CACHE": str(cache),
+        "AVI_IMPORT_BATCH": str(IMPORT_BATCH),
     }
-    process = subprocess.Popen(
-        [AVI, "ingest", "--since", TEST_DAY, "--until", TEST_DAY],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = subprocess.Popen([AVI, *arguments], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
+    seen, output = 0, []
     for line in process.stdout:
-        if kill_after and kill_after in line:
+        output.append(line)
+        seen += bool(kill_after and kill_after in line)
+        if kill_after and seen == times:
             os.kill(process.pid, signal.SIGKILL)
             break
         if time.monotonic() > deadline:
             break
     process.wait(60)
     process.stdout.close()
+    print(f"avi {' '.join(arguments)} -> {process.returncode}", *output[-40:], sep="\n")  # shown when a test fails
     return process.returncode
+
+
+def _ingest(home: Path, mirror: str, cache: Path, kill_after: str | None = None) -> int:
+    """`avi ingest` of TEST_DAY, killed after ``kill_after`` when given."""
+    return _avi(home, mirror, cache, ["ingest", "--since", TEST_DAY, "--until", TEST_DAY], kill_after)
 
 
 # Scores are float32 products whose last bits depend on how many papers were scored together (BLAS
@@ -69,7 +83,7 @@ SCORES = "SELECT arxiv_id || ' ' || label, score FROM predictions"
 
 def _state(home: Path) -> dict[str, list]:
     with Warehouse(home / "avi.duckdb") as warehouse:
-        state = {name: sorted(warehouse.query(sql)[1], key=repr) for name, sql in STATE.items()}
+        state = {name: sorted(warehouse.query(sql)[1], key=repr) for name, sql in {**STATE, **IMPORT_STATE}.items()}
         state["scores"] = dict(warehouse.query(SCORES)[1])
     return state
 
@@ -105,3 +119,46 @@ def test_kill_minus_9_then_rerun_equals_a_clean_run(
     with Warehouse(tmp_path / "avi.duckdb") as warehouse:
         statuses = [row[0] for row in warehouse.query("SELECT status FROM runs ORDER BY run_id")[1]]
     assert statuses[-1] == "success" and "running" not in statuses
+
+
+@pytest.fixture(scope="module")
+def dump(day_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus-format dump of 300 real papers with three bad lines among them: seven batches."""
+    lines = [json.dumps(row) for row in day_rows[:300]]
+    lines.insert(70, "{not json")
+    lines.insert(160, json.dumps({"id": "2605.99998"}))
+    lines.insert(250, json.dumps({**day_rows[0], "arxiv_id": "no id"}))
+    path = tmp_path_factory.mktemp("dump") / "dump.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean_import(dump: Path, mirror: str, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    home = tmp_path_factory.mktemp("clean-import")
+    assert _avi(home, mirror, cache, ["import", str(dump)]) == 0
+    return _state(home)
+
+
+@pytest.mark.parametrize(
+    ("moment", "times"),
+    # after the second batch, after the fifth, after the whole file (before labelling)
+    [("lines up to", 2), ("lines up to", 5), ("loaded to its end", 1)],
+)
+def test_a_killed_import_resumes_and_ends_as_an_undisturbed_one(
+    moment: str, times: int, dump: Path, mirror: str, cache: Path, clean_import, tmp_path: Path
+) -> None:
+    killed = _avi(tmp_path, mirror, cache, ["import", str(dump)], kill_after=moment, times=times)
+    assert killed == -signal.SIGKILL
+    with Warehouse(tmp_path / "avi.duckdb") as warehouse:
+        [(lines_done, complete)] = warehouse.query("SELECT lines_done, complete FROM import_checkpoints")[1]
+    assert (0 < lines_done < 303 and not complete) if moment == "lines up to" else (lines_done == 303 and complete)
+    assert _avi(tmp_path, mirror, cache, ["import", str(dump)]) == 0
+    _same(_state(tmp_path), clean_import)  # the same papers, labels and quarantined lines: none twice
+    with Warehouse(tmp_path / "avi.duckdb") as warehouse:
+        runs = warehouse.query("SELECT run_id, status, n_harvested FROM runs ORDER BY run_id")[1]
+        rerun, status, harvested_again = runs[-1]
+        [(rejected_again,)] = warehouse.query("SELECT count(*) FROM rejected_records WHERE run_id = ?", [rerun])[1]
+    assert status == "success" and runs[0][1] != "success"  # the killed run is never called a success
+    # the rerun read only the lines after the checkpoint
+    assert harvested_again + rejected_again <= 303 - lines_done
