@@ -63,8 +63,10 @@ def _record(record: MirrorRecord) -> str:
     )
 
 
-def list_records(records: list[MirrorRecord], params: dict[str, str], base_url: str) -> bytes:
-    """One page of ListRecords; ``params`` holds the request's arguments (or a resumptionToken)."""
+def list_records(
+    records: list[MirrorRecord], params: dict[str, str], base_url: str, page_size: int = PAGE_SIZE
+) -> bytes:
+    """One page of ``page_size`` ListRecords; ``params`` holds the request's arguments (or a resumptionToken)."""
     token = params.get("resumptionToken")
     if token:
         try:
@@ -84,7 +86,7 @@ def list_records(records: list[MirrorRecord], params: dict[str, str], base_url: 
     matching = [r for r in records if _in_set(r, set_spec or None) and low <= r.updated.date() <= high]
     if not matching:
         return error("noRecordsMatch", "no records in that window", base_url)
-    page = matching[offset : offset + PAGE_SIZE]
+    page = matching[offset : offset + page_size]
     next_offset = offset + len(page)
     resumption = ""
     if next_offset < len(matching) or token:

@@ -219,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         base_url = self.server.base_url
         verb = params.get("verb")
         if verb == "ListRecords":
-            return Answer(200, oai.list_records(self.server.data.by_datestamp, params, base_url), _XML)
+            return Answer(
+                200, oai.list_records(self.server.data.by_datestamp, params, base_url, self.server.oai_page_size), _XML
+            )
         if verb == "Identify":
             return Answer(200, oai.identify(base_url), _XML)
         return Answer(200, oai.error("badVerb", f"unsupported verb {verb!r}", base_url), _XML)
@@ -282,10 +284,18 @@ class MirrorServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, data: MirrorData, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        data: MirrorData,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        oai_page_size: int = oai.PAGE_SIZE,
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.data = data
         self.faults = faults or Faults()
+        self.oai_page_size = oai_page_size  # smaller pages: more requests for faults to fall on
 
     @property
     def base_url(self) -> str:
