@@ -9,7 +9,7 @@ from importlib.metadata import version as package_version
 
 import duckdb
 
-from avi_radar.commands import model, pipeline, tools, warehouse
+from avi_radar.commands import model, pipeline, survey, tools, warehouse
 from core.settings import get_settings
 
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('avi-radar')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (pipeline, model, warehouse, tools):
+    for group in (pipeline, model, warehouse, survey, tools):
         group.register(commands)
     return parser
 

@@ -23,6 +23,7 @@ class Label:
     name: str
     description: str
     key_terms: tuple[str, ...]
+    hub_heading: str | None = None  # the heading the survey's hub README lists this label's papers under
 
     @property
     def section(self) -> str | None:
@@ -97,9 +98,12 @@ def load_taxonomy(path: Path) -> Taxonomy:
                 name=entry["name"],
                 description=entry["description"],
                 key_terms=tuple(entry.get("key_terms") or ()),
+                hub_heading=entry.get("hub_heading"),
             )
         except KeyError as missing:
             raise ValueError(f"{path}: label {entry!r} lacks {missing}") from None
+        if label.hub_heading is not None and not isinstance(label.hub_heading, str):
+            raise ValueError(f"{path}: label {label.id} has a hub_heading that is not text: {label.hub_heading!r}")
         if label.kind not in {"task", "technique", "context", "none"}:
             raise ValueError(f"{path}: label {label.id} has unknown kind {label.kind!r}")
         labels.append(label)

@@ -200,6 +200,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def hub_patch_dir(self) -> Path:
+        """Default output folder of ``avi hub-patch``."""
+        return self.home_dir / "hub-patch"
+
+    @property
     def export_dir(self) -> Path:
         """Default output folder of ``avi export``."""
         return self.home_dir / "export"

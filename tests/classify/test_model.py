@@ -245,3 +245,7 @@ def test_a_broken_taxonomy_file_is_refused_naming_the_file_and_the_place(tmp_pat
     broken.write_text("- a list\n- not a mapping\n", encoding="utf-8")
     with pytest.raises(ValueError, match="a taxonomy file is a mapping"):
         load_taxonomy(broken)
+    good = TAXONOMY.path.read_text(encoding="utf-8")
+    broken.write_text(good.replace('hub_heading: "Video-to-Audio Generation"', "hub_heading: [a, list]"), "utf-8")
+    with pytest.raises(ValueError, match="generation.cross_modal.video_to_audio has a hub_heading that is not text"):
+        load_taxonomy(broken)

@@ -7,61 +7,15 @@ import re
 import shutil
 import subprocess
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from classify.labels import paper_text
-from classify.model import ZeroShotClassifier
 from classify.taxonomy import load_taxonomy
-from core.records import PaperRecord, content_hash
 from core.settings import get_settings
 from reports.monthly import write_report
 from reports.queries import month_offset, parse_month
-from warehouse.db import Classified, Warehouse, open_for_reading
-
-
-@pytest.fixture
-def day_warehouse(day_rows: list[dict], embedder) -> Path:
-    settings = get_settings()
-    taxonomy = load_taxonomy(settings.taxonomy_file)
-    records = [
-        PaperRecord(
-            row["arxiv_id"],
-            1,
-            row["title"],
-            row["abstract"],
-            row["authors"],
-            row["categories"],
-            row["primary_category"],
-            datetime.fromisoformat(row["announced"]).replace(tzinfo=UTC),
-            None,
-            row["comment"],
-        )
-        for row in day_rows
-    ]
-    classifier = ZeroShotClassifier(taxonomy, embedder)
-    predictions = classifier.predict([paper_text(r.title, r.abstract) for r in records])
-    with Warehouse(settings.db_path) as warehouse:
-        warehouse.upsert_papers(records, warehouse.start_run("ingest", None, None))
-        warehouse.register_model(classifier.version, classifier.kind)
-        warehouse.store_classifications(
-            classifier.version,
-            [
-                Classified(
-                    r.arxiv_id,
-                    p.relevance,
-                    p.relevance_score,
-                    p.best_task_score,
-                    content_hash(r.title, r.abstract),
-                    p.labels,
-                )
-                for r, p in zip(records, predictions, strict=True)
-            ],
-        )
-        warehouse.publish()
-    return settings.db_path
+from warehouse.db import Warehouse, open_for_reading
 
 
 def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: list[dict], tmp_path: Path) -> None:

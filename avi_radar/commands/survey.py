@@ -1,0 +1,89 @@
+"""What the survey's authors take away: a patch for the survey's hub README, BibTeX for the papers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from avi_radar.commands.common import MONTH, existing_paths, parse_date
+from core.settings import Settings
+
+
+def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the hub README with the window's new audio-visual papers added, its diff and a PR body."""
+    from classify.taxonomy import load_taxonomy
+    from reports.hub import HUB_CANDIDATES, build_patch, hub_candidates, pull_request_body, read_hub, write_patch
+    from warehouse.db import open_for_reading
+
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    hub = read_hub(existing_paths([args.hub])[0], taxonomy)
+    since, until = args.since or date(1991, 8, 14), args.until or datetime.now(UTC).date()  # arXiv's first day
+    with open_for_reading(settings.db_path) as warehouse:
+        candidates = hub_candidates(warehouse.query(HUB_CANDIDATES, [since, until])[1])
+    patch = build_patch(hub, taxonomy, candidates, args.min_score)
+    how = (
+        f"Audio-visual papers submitted {since} to {until} by the current model of avi-radar, each under every "
+        f"heading of a label it named with a score of at least {args.min_score:.2f}; {len(patch.already_listed)} "
+        "such papers the hub lists already (by arXiv id or a near-identical title) were left out."
+    )
+    query = HUB_CANDIDATES.replace("?::DATE", f"'{since}'::DATE", 1).replace("?::DATE", f"'{until}'::DATE", 1)
+    out_dir = Path(args.out) if args.out else settings.hub_patch_dir
+    written = write_patch(patch, pull_request_body(patch, taxonomy, how, query), out_dir)
+    papers = {candidate.arxiv_id for candidates in patch.added.values() for candidate in candidates}
+    print(
+        f"{len(papers)} papers: {patch.lines_added} lines added under {len(patch.added)} headings, "
+        f"{patch.lines_removed} removed; {len(patch.already_listed)} listed already, {len(patch.unplaced)} "
+        f"under no heading"
+    )
+    for label, added in sorted(patch.added.items()):
+        print(f"  {len(added):4d}  {label}")
+    if patch.labels_without_heading:
+        print(f"labels with no hub heading: {', '.join(patch.labels_without_heading)}")
+    if patch.headings_without_label:
+        print(f"hub headings with no label: {', '.join(patch.headings_without_label)}")
+    print("written: " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def cmd_bibtex(args: argparse.Namespace, settings: Settings) -> int:
+    """Print BibTeX entries for the papers of a month, of a label, or given by id."""
+    from reports.bibtex import BY_IDS, BY_LABEL, BY_MONTH, bibtex_entries
+    from warehouse.db import open_for_reading
+
+    if args.month:
+        if not MONTH.fullmatch(args.month):
+            raise ValueError(f"--month {args.month!r} is not a month (YYYY-MM)")
+        sql, parameters = BY_MONTH, [args.month]
+    elif args.label:
+        sql, parameters = BY_LABEL, [args.label]
+    else:
+        sql, parameters = BY_IDS, [args.ids]
+    with open_for_reading(settings.db_path) as warehouse:
+        rows = warehouse.query(sql, parameters)[1]
+    if args.ids:
+        missing = sorted(set(args.ids) - {row[0] for row in rows})
+        if missing:
+            raise ValueError(f"not in the warehouse: {', '.join(missing)}")
+    print(bibtex_entries(rows), end="")
+    print(f"{len(rows)} entries", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the survey commands to ``avi``."""
+    hub = commands.add_parser("hub-patch", help="the hub README with the new audio-visual papers added, a diff, a PR")
+    hub.add_argument("--hub", required=True, help="the survey's hub README (Markdown, the taxonomy's headings)")
+    hub.add_argument("--out", help="output folder (default: AVI_HOME/hub-patch)")
+    hub.add_argument("--since", type=parse_date, help="first submission date (default: every paper)")
+    hub.add_argument("--until", type=parse_date, help="last submission date (default: today)")
+    hub.add_argument("--min-score", type=float, default=0.5, help="lowest label score placed under a heading (0.5)")
+    hub.set_defaults(handler=cmd_hub_patch)
+
+    bibtex = commands.add_parser("bibtex", help="BibTeX entries (@misc, arXiv eprint) for the papers chosen")
+    chosen = bibtex.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--month", help="the month's audio-visual papers (YYYY-MM, by submission)")
+    chosen.add_argument("--label", help="the papers the current model gives this label id")
+    chosen.add_argument("--ids", nargs="+", help="these arXiv ids")
+    bibtex.set_defaults(handler=cmd_bibtex)
