@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     nightly_cron: str = Field(default="30 1 * * 1-5", description="Nightly run (UTC), after arXiv's announcement.")
     monthly_cron: str = Field(default="0 6 1 * *", description="Monthly report, first day of the month (UTC).")
     alert_webhook: str | None = Field(default=None, description="URL that receives a JSON message when a run fails.")
+    digest_webhook: str | None = Field(
+        default=None, description="URL that receives a Slack-compatible JSON summary of each nightly digest."
+    )
+    feed_entries: int = Field(default=100, ge=1, description="Papers each Atom feed under AVI_HOME/feeds holds.")
     arxiv_rate_limit: str = Field(
         default="arxiv-requests", description="Prefect global rate limit shared by every request to arXiv."
     )
@@ -198,6 +202,16 @@ class Settings(BaseSettings):
             self.request_delay_s,
             self.page_size,
         )
+
+    @property
+    def digests_dir(self) -> Path:
+        """Where the nightly digests go (``YYYY-MM-DD.md`` and ``.html``)."""
+        return self._subdir("digests")
+
+    @property
+    def feeds_dir(self) -> Path:
+        """Where the Atom feeds go (``audio-visual.atom`` and one per section)."""
+        return self._subdir("feeds")
 
     @property
     def hub_patch_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Operator alerts: a short JSON message to ``AVI_ALERT_WEBHOOK`` when a run fails."""
+"""Messages to webhooks: an alert to ``AVI_ALERT_WEBHOOK`` when a run fails, the nightly digest's summary to
+``AVI_DIGEST_WEBHOOK``. Delivery never fails a run: an undelivered message is logged."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ def alert_failure(settings: Settings, flow: str, run_id: int | None, error: str)
         "error": error[:2000],
         "home": str(settings.home_dir),
     }
+    post_message(settings.alert_webhook, payload, "the alert")
+
+
+def post_message(url: str, payload: dict, what: str) -> bool:
+    """POST ``payload`` as JSON to ``url``; returns whether it was delivered (a failure is logged, not raised)."""
     try:
-        requests.post(settings.alert_webhook, json=payload, timeout=10).raise_for_status()
+        requests.post(url, json=payload, timeout=10).raise_for_status()
     except requests.RequestException as failure:
-        logger.error("could not deliver the alert to %s: %s", settings.alert_webhook, failure)
+        logger.error("could not deliver %s to %s: %s", what, url, failure)
+        return False
+    return True

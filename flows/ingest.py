@@ -38,7 +38,7 @@ from extract.oai import OaiHarvester
 from extract.pdf import ExtractionPool, PdfRefused, download_pdf
 from flows.rate_limit import arxiv_gate
 from flows.runs import RunReport, recorded_run
-from flows.steps import classify_papers, mention_abstracts
+from flows.steps import classify_papers, mention_abstracts, publish_digest
 from warehouse.db import Warehouse
 
 EXTRACT_CHUNK = 16  # PDFs per extraction task
@@ -158,4 +158,6 @@ def ingest(since: date | None = None, until: date | None = None) -> RunReport:
             counts["n_classified"], counts["n_relevant"] = classify_papers(warehouse, settings, version, kind)
         with report.timed("text"):
             counts["n_text_ok"], counts["n_text_failed"] = fetch_texts(warehouse, settings, version, report.run_id)
+        with report.timed("digest"):
+            publish_digest(warehouse, settings, report.since, report.until)
     return report

@@ -1,9 +1,11 @@
 """The steps the flows share: label what the current model has not labelled (embedding batches as mapped
-tasks, so a Dask task runner spreads them), and count mentions in the abstracts of audio-visual papers."""
+tasks, so a Dask task runner spreads them), count mentions in the abstracts of audio-visual papers, and
+publish the night's digest and feeds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from itertools import compress
 
 import numpy as np
@@ -20,6 +22,16 @@ from classify.screen import Screening
 from classify.taxonomy import load_taxonomy
 from core.settings import Settings
 from extract.mentions import MentionDictionary, find_mentions
+from flows.alerts import post_message
+from reports.digest import (
+    DIGEST_PAPERS,
+    FEED_PAPERS,
+    digest_html,
+    digest_markdown,
+    digest_papers,
+    digest_summary,
+    write_feeds,
+)
 from warehouse.db import Classified, PaperToClassify, Warehouse
 
 # Texts per embedding task, and tasks submitted ahead of the one being stored: each batch in flight holds its
@@ -100,3 +112,24 @@ def mention_abstracts(warehouse: Warehouse, model_version: str) -> None:
     dictionary = MentionDictionary()
     for arxiv_id, abstract in warehouse.audio_visual_abstracts_without_mentions(model_version):
         warehouse.store_mentions(arxiv_id, find_mentions(abstract, dictionary), "abstract")
+
+
+def publish_digest(warehouse: Warehouse, settings: Settings, since: date, until: date) -> int:
+    """Write the window's digest (when it has audio-visual papers) and the Atom feeds, and send the digest's
+    summary to ``AVI_DIGEST_WEBHOOK``; returns how many papers the digest lists."""
+    logger = get_run_logger()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    feed_papers = digest_papers(warehouse.query(FEED_PAPERS, [settings.feed_entries])[1])
+    write_feeds(feed_papers, taxonomy, settings.feeds_dir)
+    papers = digest_papers(warehouse.query(DIGEST_PAPERS, [since, until])[1])
+    if not papers:
+        logger.info("no new audio-visual paper: no digest; feeds in %s", settings.feeds_dir)
+        return 0
+    markdown = digest_markdown(papers, taxonomy, since, until)
+    page = settings.digests_dir / f"{until}.html"
+    (settings.digests_dir / f"{until}.md").write_text(markdown, encoding="utf-8")
+    page.write_text(digest_html(markdown), encoding="utf-8")
+    logger.info("digest of %d audio-visual papers: %s; feeds in %s", len(papers), page, settings.feeds_dir)
+    if settings.digest_webhook:
+        post_message(settings.digest_webhook, digest_summary(papers, taxonomy, until, str(page)), "the digest")
+    return len(papers)

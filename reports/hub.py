@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from classify.taxonomy import Taxonomy
+from reports.text import first_sentence
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
 ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/([0-9]{4}\.[0-9]{4,5}|[a-z][a-z.-]*/[0-9]{7})(?:v[0-9]+)?", re.I)
@@ -230,11 +231,6 @@ def build_patch(hub: Hub, taxonomy: Taxonomy, candidates: Sequence[HubCandidate]
     return patch
 
 
-def _first_sentence(text: str | None, limit: int = 200) -> str:
-    sentence = re.split(r"(?<=[.!?])\s", " ".join((text or "").split()), maxsplit=1)[0]
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
-
-
 def pull_request_body(patch: HubPatch, taxonomy: Taxonomy, how: str, query: str) -> str:
     """``PR.md``: per subsection the added papers with their label score and one line of abstract, what
     was not placed and why, and how the papers were chosen (with the query that reproduces the list)."""
@@ -252,7 +248,7 @@ def pull_request_body(patch: HubPatch, taxonomy: Taxonomy, how: str, query: str)
         for candidate in candidates:
             out.append(
                 f"- [{candidate.title}](https://arxiv.org/abs/{candidate.arxiv_id}) - score "
-                f"{candidate.labels[label]:.2f}. {_first_sentence(candidate.abstract)}"
+                f"{candidate.labels[label]:.2f}. {first_sentence(candidate.abstract)}"
             )
         out.append("")
     if patch.unplaced:

@@ -20,6 +20,7 @@ from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
 from reports.queries import LOW_FIT, QUALITY_FIGURES, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
+from reports.text import first_sentence
 from reports.topics import find_topics
 from warehouse.db import Warehouse
 
@@ -57,13 +58,6 @@ def _change(now: int, before: int | None) -> str:
     if not before:
         return "n/a"
     return f"{(now - before) / before:+.0%}"
-
-
-def _first_sentence(text: str | None, limit: int = 180) -> str:
-    if not text:
-        return ""
-    sentence = text.split(". ")[0].strip()
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 def _figure(value: float | None) -> str:
@@ -262,7 +256,7 @@ def _survey_update(context: ReportContext) -> list:
                         paper.title,
                         f"https://arxiv.org/abs/{paper.arxiv_id}",
                         f"{paper.arxiv_id}, score {paper.score:.2f}, cited by {paper.cited_by}: "
-                        f"{_first_sentence(paper.abstract)}",
+                        f"{first_sentence(paper.abstract)}",
                     )
                     for paper in ranked
                 ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import feedparser
 import pytest
 
 import flows.ingest
@@ -28,7 +30,8 @@ def against_mirror(mirror: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return mirror
 
 
-def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None:
+def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook, digests_sent = _webhook(monkeypatch, "AVI_DIGEST_WEBHOOK")
     settings = get_settings()
     expected = {row["arxiv_id"] for row in day_rows if set(row["categories"]) & set(settings.categories)}
 
@@ -69,6 +72,23 @@ def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None
         }
         assert answered == {"latest_run", "paper_sections", "label_trends"}
 
+    # the night's digest lists its audio-visual papers; the feeds hold them, valid Atom a feed reader accepts
+    digest = (settings.digests_dir / f"{DAY}.md").read_text()
+    assert set(re.findall(r"arxiv\.org/abs/([\d.]+)\)", digest)) == relevant
+    assert (settings.digests_dir / f"{DAY}.html").read_text().count('<a href="https://arxiv.org/abs/') >= len(relevant)
+    feed = feedparser.parse(settings.feeds_dir / "audio-visual.atom")
+    assert not feed.bozo and feed.version == "atom10"
+    assert feed.feed.id and feed.feed.title and feed.feed.updated
+    assert {entry.id.rsplit("/", 1)[1] for entry in feed.entries} == relevant
+    for entry in feed.entries:
+        assert entry.title and entry.updated and entry.link == entry.id and entry.authors and entry.summary
+        assert any(tag.term.startswith(("perception.", "generation.", "interaction.")) for tag in entry.tags)
+    section_feeds = sorted(path.name for path in settings.feeds_dir.glob("*.atom"))
+    assert "generation.cross_modal.atom" in section_feeds and len(section_feeds) == 9  # all + 8 task sections
+    [message] = digests_sent
+    assert message["text"].startswith(f"*{len(relevant)} new audio-visual papers* ({DAY})")
+    feeds_before = {path.name: path.read_bytes() for path in settings.feeds_dir.glob("*.atom")}
+
     second = ingest(since=DAY, until=DAY)
     assert second.counts == {
         "n_harvested": len(expected),
@@ -86,24 +106,33 @@ def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict]) -> None
             (2, "success", DAY, DAY),
         ]
         assert warehouse.watermark() == DAY
+    # a rerun of the window changes no entry and no digest line
+    assert {path.name: path.read_bytes() for path in settings.feeds_dir.glob("*.atom")} == feeds_before
+    assert (settings.digests_dir / f"{DAY}.md").read_text() == digest
+    webhook.shutdown()
 
 
-class _Webhook(BaseHTTPRequestHandler):
+def _webhook(monkeypatch: pytest.MonkeyPatch, variable: str) -> tuple[ThreadingHTTPServer, list[dict]]:
+    """A local HTTP server that keeps the JSON bodies POSTed to it, named by the setting ``variable``."""
     received: list[dict] = []
 
-    def log_message(self, *args: object) -> None:
-        pass
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
 
-    def do_POST(self) -> None:  # noqa: N802
-        _Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{server.server_address[1]}/hook")
+    return server, received
 
 
 def test_a_failed_run_is_recorded_with_its_error_and_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
-    webhook = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AVI_ALERT_WEBHOOK", f"http://127.0.0.1:{webhook.server_address[1]}/hook")
+    webhook, received = _webhook(monkeypatch, "AVI_ALERT_WEBHOOK")
     monkeypatch.setenv("AVI_ARXIV_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AVI_REQUEST_RETRIES", "0")
     monkeypatch.setattr(flows.ingest, "harvest", flows.ingest.harvest.with_options(retries=0))
@@ -113,7 +142,7 @@ def test_a_failed_run_is_recorded_with_its_error_and_alerts(monkeypatch: pytest.
         [(status, error)] = warehouse.query("SELECT status, error FROM runs")[1]
     assert status == "failed" and "ConnectionError" in error
     webhook.shutdown()
-    [alert] = _Webhook.received
+    [alert] = received
     assert alert["event"] == "avi-run-failed" and alert["run_id"] == 1 and "ConnectionError" in alert["error"]
 
 
