@@ -72,14 +72,16 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
         logger.info("every paper has labels from %s", version)
         return 0, 0
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    classifier = load_classifier(settings.models_dir, taxonomy, default_embedder(settings), version)
+    embedder = default_embedder(settings)
+    classifier = load_classifier(settings.models_dir, taxonomy, embedder, version)
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = screened = 0
     progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
     for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
         progress.update(len(batch))
         screened += int((~screening.kept).sum())
-        predictions = classifier.predict_embeddings(screening.one_row_per_text(future.result()), texts, screening)
+        features = screening.one_row_per_text(future.result())
+        predictions = classifier.predict_embeddings(features, texts, screening)
         classified += warehouse.store_classifications(
             classifier.version,
             (
@@ -91,9 +93,11 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
                     paper.content_hash,
                     prediction.labels,
                     prediction.label_margin,
+                    vector if kept else None,  # kept for search by meaning
                 )
-                for paper, prediction in zip(batch, predictions, strict=True)
+                for paper, prediction, vector, kept in zip(batch, predictions, features, screening.kept, strict=True)
             ),
+            embedding=embedder.name,
         )
         relevant += sum(prediction.relevance == "av" for prediction in predictions)
     progress.close()

@@ -152,3 +152,59 @@ def small_shared(small_labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AVI_SCREEN_BACKGROUND", "300")
     settings_module.reset_settings()
     return shared
+
+
+@pytest.fixture
+def day_warehouse(day_rows: list[dict], embedder) -> Path:
+    """A real warehouse of one real day, labelled by the zero-shot classifier with its embeddings stored: for
+    the report, the hub patch, BibTeX and search."""
+    from datetime import UTC, datetime
+
+    from classify.labels import paper_text
+    from classify.model import ZeroShotClassifier
+    from classify.taxonomy import load_taxonomy
+    from core.records import PaperRecord, content_hash
+    from core.settings import get_settings
+    from warehouse.db import Classified, Warehouse
+
+    settings = get_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    records = [
+        PaperRecord(
+            row["arxiv_id"],
+            1,
+            row["title"],
+            row["abstract"],
+            row["authors"],
+            row["categories"],
+            row["primary_category"],
+            datetime.fromisoformat(row["announced"]).replace(tzinfo=UTC),
+            None,
+            row["comment"],
+        )
+        for row in day_rows
+    ]
+    classifier = ZeroShotClassifier(taxonomy, embedder)
+    texts = [paper_text(r.title, r.abstract) for r in records]
+    predictions, vectors = classifier.predict(texts), embedder.encode(texts)
+    with Warehouse(settings.db_path) as warehouse:
+        warehouse.upsert_papers(records, warehouse.start_run("ingest", None, None))
+        warehouse.register_model(classifier.version, classifier.kind)
+        warehouse.store_classifications(
+            classifier.version,
+            [
+                Classified(
+                    r.arxiv_id,
+                    p.relevance,
+                    p.relevance_score,
+                    p.best_task_score,
+                    content_hash(r.title, r.abstract),
+                    p.labels,
+                    vector=v,
+                )
+                for r, p, v in zip(records, predictions, vectors, strict=True)
+            ],
+            embedding=embedder.name,
+        )
+        warehouse.publish()
+    return settings.db_path

@@ -25,6 +25,7 @@ from core.records import Extraction, Mention, PaperRecord, Rejected, content_has
 
 MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
 SCHEMA_VERSION = len(MIGRATIONS)
+VECTOR_SIZE = 384  # all-MiniLM-L6-v2's embeddings: paper_embeddings.vector is FLOAT[384]
 PUBLISHED_NAME = "avi-published.duckdb"
 
 
@@ -77,6 +78,7 @@ class Classified:
     content_hash: str
     labels: dict[str, float]
     label_margin: float | None = None  # classify.model.task_label_margin
+    vector: Sequence[float] | None = None  # the embedding the labels came from; None: screened out unembedded
 
 
 @contextmanager
@@ -293,12 +295,23 @@ class Warehouse:
             [model_version, limit],
         ).fetchall()
 
-    def store_classifications(self, model_version: str, results: Iterable[Classified]) -> int:
-        """Replace the model's labels of the given papers; returns how many papers were stored."""
+    def store_classifications(self, model_version: str, results: Iterable[Classified], embedding: str = "") -> int:
+        """Replace the model's labels of the given papers, and the vectors (of the ``embedding``) of those that
+        were embedded, in one transaction; returns how many papers were stored."""
         results = list(results)
         if not results:
             return 0
         now = _now()
+        embedded = [r for r in results if r.vector is not None]
+        vectors = pa.table(
+            {
+                "arxiv_id": [r.arxiv_id for r in embedded],
+                "embedding": [embedding] * len(embedded),
+                "content_hash": [r.content_hash for r in embedded],
+                "vector": pa.array([list(map(float, r.vector)) for r in embedded], pa.list_(pa.float32(), VECTOR_SIZE)),
+                "embedded_at": pa.array([now] * len(embedded), pa.timestamp("us")),
+            }
+        )
         summary = pa.table(
             {
                 "arxiv_id": [r.arxiv_id for r in results],
@@ -322,7 +335,9 @@ class Warehouse:
                 "score": [float(row[2]) for row in label_rows],
             }
         )
-        with self._transaction(incoming_summary=summary, incoming_labels=labels) as connection:
+        with self._transaction(
+            incoming_summary=summary, incoming_labels=labels, incoming_vectors=vectors
+        ) as connection:
             connection.execute(
                 """DELETE FROM classifications WHERE model_version = ?
                    AND arxiv_id IN (SELECT arxiv_id FROM incoming_summary)""",
@@ -335,7 +350,37 @@ class Warehouse:
             )
             connection.execute("INSERT INTO classifications BY NAME SELECT * FROM incoming_summary")
             connection.execute("INSERT INTO predictions SELECT * FROM incoming_labels")
+            connection.execute("INSERT OR REPLACE INTO paper_embeddings SELECT * FROM incoming_vectors")
         return len(results)
+
+    # -- search -----------------------------------------------------------------------------------
+    def nearest_papers(
+        self, vector: Sequence[float], limit: int, section: str | None = None, since: date | None = None
+    ) -> list[tuple[str, str, float, str | None]]:
+        """The embedded papers most similar (cosine) to ``vector``: (arxiv_id, title, similarity, relevance by
+        the current model), best first; only those of ``section`` and submitted from ``since`` when given."""
+        return self.connection.execute(
+            f"""SELECT e.arxiv_id, p.title, array_cosine_similarity(e.vector, ?::FLOAT[{VECTOR_SIZE}]) AS similarity,
+                       (SELECT replace(label, 'relevance:', '') FROM paper_labels l
+                        WHERE l.arxiv_id = e.arxiv_id AND l.label LIKE 'relevance:%') AS relevance
+                FROM paper_embeddings e JOIN papers p USING (arxiv_id)
+                WHERE (?::VARCHAR IS NULL OR e.arxiv_id IN (SELECT arxiv_id FROM paper_sections WHERE section = ?))
+                  AND (?::DATE IS NULL OR p.published >= ?)
+                ORDER BY similarity DESC, e.arxiv_id LIMIT ?""",
+            [list(map(float, vector)), section, section, since, since, limit],
+        ).fetchall()
+
+    def paper_vector(self, arxiv_id: str) -> list[float] | None:
+        """The stored vector of a paper; None when it was never embedded (or is not in the warehouse)."""
+        rows = self.connection.execute("SELECT vector FROM paper_embeddings WHERE arxiv_id = ?", [arxiv_id]).fetchall()
+        return list(rows[0][0]) if rows else None
+
+    def count_embedded(self) -> tuple[int, int]:
+        """(papers with a stored vector, papers)."""
+        [(embedded, papers)] = self.connection.execute(
+            "SELECT (SELECT count(*) FROM paper_embeddings), (SELECT count(*) FROM papers)"
+        ).fetchall()
+        return embedded, papers
 
     # -- full text --------------------------------------------------------------------------------
     def papers_needing_text(self, model_version: str) -> list[tuple[str, int]]:

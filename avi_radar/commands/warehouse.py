@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from avi_radar.commands.common import parse_date
 from core.settings import Settings
 
 
@@ -87,6 +88,46 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _print_neighbours(rows: list[tuple], embedded: int, papers: int, as_json: bool) -> None:
+    if as_json:
+        keys = ("arxiv_id", "title", "similarity", "relevance")
+        print(json.dumps([dict(zip(keys, row, strict=True)) for row in rows]))
+        return
+    print(f"searched {embedded} embedded papers of {papers} (the words-only screen turned the others away unembedded)")
+    for rank, (arxiv_id, title, similarity, relevance) in enumerate(rows, start=1):
+        print(f"{rank:3d}  {similarity:.3f}  {arxiv_id:<12} {relevance or '-':<8} {title}")
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Rank the embedded papers by their similarity in meaning to a text."""
+    from classify.embed import default_embedder
+    from warehouse.db import open_for_reading
+
+    [vector] = default_embedder(settings).encode([args.text])
+    with open_for_reading(settings.db_path) as warehouse:
+        rows = warehouse.nearest_papers(vector, args.limit, args.section, args.since)
+        embedded, papers = warehouse.count_embedded()
+    _print_neighbours(rows, embedded, papers, args.json)
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
+    """Rank the embedded papers by their similarity in meaning to one of them."""
+    from warehouse.db import open_for_reading
+
+    with open_for_reading(settings.db_path) as warehouse:
+        vector = warehouse.paper_vector(args.arxiv_id)
+        if vector is None:
+            raise ValueError(
+                f"{args.arxiv_id} has no stored embedding: not in the warehouse, or turned away unembedded by the "
+                "words-only screen"
+            )
+        rows = warehouse.nearest_papers(vector, args.limit + 1, args.section, args.since)
+        embedded, papers = warehouse.count_embedded()
+    _print_neighbours([row for row in rows if row[0] != args.arxiv_id][: args.limit], embedded, papers, args.json)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this group's subcommands to ``avi``."""
     sql = commands.add_parser("sql", help="run a read-only query on the published warehouse")
@@ -109,3 +150,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     migrate = commands.add_parser("migrate", help="upgrade the warehouse file to this version's schema")
     migrate.set_defaults(handler=cmd_migrate)
+
+    for name, what, target in (
+        ("search", "rank papers by similarity in meaning to a text", "text"),
+        ("similar", "rank papers by similarity in meaning to one paper", "arxiv_id"),
+    ):
+        command = commands.add_parser(name, help=what)
+        command.add_argument(target)
+        command.add_argument("--section", help="only papers of this section, e.g. generation.cross_modal")
+        command.add_argument("--since", type=parse_date, help="only papers submitted from this date")
+        command.add_argument("--limit", type=int, default=10, help="how many (10)")
+        command.add_argument("--json", action="store_true", help="a JSON list")
+        command.set_defaults(handler=cmd_search if name == "search" else cmd_similar)
