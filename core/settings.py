@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     nightly_cron: str = Field(default="30 1 * * 1-5", description="Nightly run (UTC), after arXiv's announcement.")
     monthly_cron: str = Field(default="0 6 1 * *", description="Monthly report, first day of the month (UTC).")
     alert_webhook: str | None = Field(default=None, description="URL that receives a JSON message when a run fails.")
+    hub_readme: Path | None = Field(
+        default=None,
+        description="The survey's hub README: when set, each monthly report writes the month's hub patch beside it.",
+    )
     digest_webhook: str | None = Field(
         default=None, description="URL that receives a Slack-compatible JSON summary of each nightly digest."
     )

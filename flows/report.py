@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from classify.taxonomy import load_taxonomy
 from core.settings import get_settings
+from reports.hub import read_hub
 from reports.monthly import write_report
 from reports.queries import month_offset
 from warehouse.db import open_for_reading
@@ -28,7 +29,9 @@ def monthly_report(month: str | None = None, out_dir: str | None = None) -> str:
     month = month or previous_month()
     target = Path(out_dir) if out_dir else settings.reports_dir / month
     with open_for_reading(settings.db_path) as warehouse:
-        html_path = write_report(warehouse, load_taxonomy(settings.taxonomy_file), month, target)
+        taxonomy = load_taxonomy(settings.taxonomy_file)
+        hub = read_hub(settings.hub_readme, taxonomy) if settings.hub_readme else None
+        html_path = write_report(warehouse, taxonomy, month, target, hub, settings.feeds_dir)
     markdown = (target / "report.md").read_text(encoding="utf-8")
     create_markdown_artifact(key=f"avi-report-{month}", markdown=markdown, description=f"avi-radar report {month}")
     get_run_logger().info("report for %s written to %s", month, html_path)

@@ -14,16 +14,18 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from classify.taxonomy import Taxonomy
 from reports.text import first_sentence
+from warehouse.db import Warehouse
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
 ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/([0-9]{4}\.[0-9]{4,5}|[a-z][a-z.-]*/[0-9]{7})(?:v[0-9]+)?", re.I)
 ENTRY_TITLE = re.compile(r"^\s*[+*-]\s+\[\*\*(.+?)\*\*\]")
 GITHUB_REPO = re.compile(r"github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z0-9_.-]+)")
+DEFAULT_MIN_SCORE = 0.5  # a label named with a lower score is the model's guess, not a placement
 SAME_TITLE = 0.92  # difflib ratio above which two normalised titles are the same paper's
 ARXIV_BADGE = "[![Paper](https://img.shields.io/badge/arxiv-b22222)]()"
 
@@ -278,3 +280,20 @@ def write_patch(patch: HubPatch, pull_request: str, out_dir: Path) -> list[Path]
     for name, text in files.items():
         (out_dir / name).write_text(text, encoding="utf-8")
     return [out_dir / name for name in files]
+
+
+def write_hub_patch(
+    warehouse: Warehouse, taxonomy: Taxonomy, hub: Hub, since: date, until: date, min_score: float, out_dir: Path
+) -> HubPatch:
+    """The patch for the audio-visual papers submitted from ``since`` to ``until``, written into ``out_dir``
+    (``README.md``, ``hub.diff``, ``PR.md``)."""
+    candidates = hub_candidates(warehouse.query(HUB_CANDIDATES, [since, until])[1])
+    patch = build_patch(hub, taxonomy, candidates, min_score)
+    how = (
+        f"Audio-visual papers submitted {since} to {until} by the current model of avi-radar, each under every "
+        f"heading of a label it named with a score of at least {min_score:.2f}; {len(patch.already_listed)} "
+        "such papers the hub lists already (by arXiv id or a near-identical title) were left out."
+    )
+    query = HUB_CANDIDATES.replace("?::DATE", f"'{since}'::DATE", 1).replace("?::DATE", f"'{until}'::DATE", 1)
+    write_patch(patch, pull_request_body(patch, taxonomy, how, query), out_dir)
+    return patch

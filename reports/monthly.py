@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from classify.labels import paper_text
 from classify.taxonomy import Taxonomy, is_task_label
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
+from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, write_hub_patch
 from reports.queries import LOW_FIT, QUALITY_FIGURES, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
 from reports.text import first_sentence
@@ -26,6 +28,7 @@ from warehouse.db import Warehouse
 
 logger = logging.getLogger(__name__)
 
+HUB_PATCH_FOLDER = "hub-patch"
 UPDATE_LIST_SIZE = 3  # candidates per subsection
 TRAILING_MONTHS = 11  # months before the report's month that growth is measured against
 
@@ -39,6 +42,8 @@ class ReportContext:
     months: list[str]  # the trailing months and the report's month last, as YYYY-MM
     year_ago: str
     out_dir: Path
+    hub_patch: HubPatch | None = None  # the month's patch of the survey's hub README, written beside the report
+    feeds_dir: Path | None = None
 
     @property
     def this(self) -> str:
@@ -246,6 +251,24 @@ def _survey_update(context: ReportContext) -> list:
     by_label: dict[str, list[Candidate]] = defaultdict(list)
     for label, arxiv_id, title, abstract, score, cited_by in context.rows["candidates"]:
         by_label[label].append(Candidate(arxiv_id, title, abstract, score, cited_by))
+    patch = context.hub_patch
+    if patch is not None:
+        papers = len({paper.arxiv_id for added in patch.added.values() for paper in added})
+        parts.append(
+            Paragraph(
+                f"A ready patch of the survey's hub README adds the month's {papers} audio-visual papers it does not "
+                f"list yet under {len(patch.added)} of its headings ({patch.lines_added} lines, none removed): "
+                f"{HUB_PATCH_FOLDER}/README.md, {HUB_PATCH_FOLDER}/hub.diff, and {HUB_PATCH_FOLDER}/PR.md as the "
+                "pull request's text."
+            )
+        )
+    if context.feeds_dir is not None:
+        parts.append(
+            Paragraph(
+                f"Every night's new audio-visual papers: the Atom feeds in {context.feeds_dir} (audio-visual.atom, "
+                "and one per section)."
+            )
+        )
     for label in [label.id for label in context.taxonomy.labels if label.id in by_label]:
         ranked = rank_candidates(by_label[label], UPDATE_LIST_SIZE)
         parts += [
@@ -278,17 +301,33 @@ def _methods(context: ReportContext) -> list:
     ]
 
 
-def write_report(warehouse: Warehouse, taxonomy: Taxonomy, month_text: str, out_dir: Path) -> Path:
-    """Write the month's report into ``out_dir``; returns the path of ``report.html``."""
+def write_report(
+    warehouse: Warehouse,
+    taxonomy: Taxonomy,
+    month_text: str,
+    out_dir: Path,
+    hub: Hub | None = None,
+    feeds_dir: Path | None = None,
+) -> Path:
+    """Write the month's report into ``out_dir``, with the month's patch of the survey's ``hub`` README in
+    ``out_dir/hub-patch`` when one is given; returns the path of ``report.html``."""
     month = parse_month(month_text)
     out_dir.mkdir(parents=True, exist_ok=True)
     queries = report_queries(month, taxonomy.survey_arxiv_id)
+    month_end = month_offset(month, 1) - timedelta(days=1)
+    hub_patch = (
+        write_hub_patch(warehouse, taxonomy, hub, month, month_end, DEFAULT_MIN_SCORE, out_dir / HUB_PATCH_FOLDER)
+        if hub
+        else None
+    )
     context = ReportContext(
         taxonomy=taxonomy,
         rows={name: warehouse.query(query.sql)[1] for name, query in queries.items()},
         months=[f"{month_offset(month, offset):%Y-%m}" for offset in range(-TRAILING_MONTHS, 1)],
         year_ago=f"{month_offset(month, -12):%Y-%m}",
         out_dir=out_dir,
+        hub_patch=hub_patch,
+        feeds_dir=feeds_dir,
     )
     label_counts = {(row[0], row[1]): row[2] for row in context.rows["labels"]}
     document = Document(f"{taxonomy.title}: {month:%B %Y}", f"avi-radar monthly report for {context.this}")

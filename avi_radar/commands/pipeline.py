@@ -148,7 +148,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     server.start_in_thread()
     try:
         # the flow reads the process-wide settings, as it would under a scheduler: point them at the mirror
-        with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0) as demo_settings:
+        # and at the survey's hub README in ../shared, so the report comes with the month's hub patch
+        hub = settings.hub_readme or settings.shared_dir / "fixtures" / "hub" / "README.md"
+        overrides = {"hub_readme": hub} if hub.exists() else {}
+        with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0, **overrides) as demo_settings:
             window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
             if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
                 return 1

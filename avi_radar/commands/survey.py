@@ -9,28 +9,21 @@ from pathlib import Path
 
 from avi_radar.commands.common import MONTH, existing_paths, parse_date
 from core.settings import Settings
+from reports.hub import DEFAULT_MIN_SCORE
 
 
 def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
     """Write the hub README with the window's new audio-visual papers added, its diff and a PR body."""
     from classify.taxonomy import load_taxonomy
-    from reports.hub import HUB_CANDIDATES, build_patch, hub_candidates, pull_request_body, read_hub, write_patch
+    from reports.hub import read_hub, write_hub_patch
     from warehouse.db import open_for_reading
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
     hub = read_hub(existing_paths([args.hub])[0], taxonomy)
     since, until = args.since or date(1991, 8, 14), args.until or datetime.now(UTC).date()  # arXiv's first day
-    with open_for_reading(settings.db_path) as warehouse:
-        candidates = hub_candidates(warehouse.query(HUB_CANDIDATES, [since, until])[1])
-    patch = build_patch(hub, taxonomy, candidates, args.min_score)
-    how = (
-        f"Audio-visual papers submitted {since} to {until} by the current model of avi-radar, each under every "
-        f"heading of a label it named with a score of at least {args.min_score:.2f}; {len(patch.already_listed)} "
-        "such papers the hub lists already (by arXiv id or a near-identical title) were left out."
-    )
-    query = HUB_CANDIDATES.replace("?::DATE", f"'{since}'::DATE", 1).replace("?::DATE", f"'{until}'::DATE", 1)
     out_dir = Path(args.out) if args.out else settings.hub_patch_dir
-    written = write_patch(patch, pull_request_body(patch, taxonomy, how, query), out_dir)
+    with open_for_reading(settings.db_path) as warehouse:
+        patch = write_hub_patch(warehouse, taxonomy, hub, since, until, args.min_score, out_dir)
     papers = {candidate.arxiv_id for candidates in patch.added.values() for candidate in candidates}
     print(
         f"{len(papers)} papers: {patch.lines_added} lines added under {len(patch.added)} headings, "
@@ -43,7 +36,7 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"labels with no hub heading: {', '.join(patch.labels_without_heading)}")
     if patch.headings_without_label:
         print(f"hub headings with no label: {', '.join(patch.headings_without_label)}")
-    print("written: " + ", ".join(str(path) for path in written))
+    print(f"written to {out_dir}: README.md, hub.diff, PR.md")
     return 0
 
 
@@ -78,7 +71,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     hub.add_argument("--out", help="output folder (default: AVI_HOME/hub-patch)")
     hub.add_argument("--since", type=parse_date, help="first submission date (default: every paper)")
     hub.add_argument("--until", type=parse_date, help="last submission date (default: today)")
-    hub.add_argument("--min-score", type=float, default=0.5, help="lowest label score placed under a heading (0.5)")
+    hub.add_argument(
+        "--min-score", type=float, default=DEFAULT_MIN_SCORE, help="lowest label score placed under a heading (0.5)"
+    )
     hub.set_defaults(handler=cmd_hub_patch)
 
     bibtex = commands.add_parser("bibtex", help="BibTeX entries (@misc, arXiv eprint) for the papers chosen")

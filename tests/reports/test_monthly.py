@@ -155,3 +155,18 @@ def test_a_survey_id_that_is_not_an_arxiv_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="in quotes"):
         load_taxonomy(broken)
     assert load_taxonomy(get_settings().taxonomy_file).survey_arxiv_id == "2605.04045"
+
+
+def test_the_report_links_the_months_hub_patch_and_the_feeds(day_warehouse: Path, tmp_path: Path) -> None:
+    from reports.hub import read_hub
+    from tests.conftest import SHARED
+
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    hub = read_hub(SHARED / "fixtures" / "hub" / "README.md", taxonomy)
+    with open_for_reading(day_warehouse) as warehouse:
+        write_report(warehouse, taxonomy, "2026-05", tmp_path / "out", hub, tmp_path / "feeds")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    diff = (tmp_path / "out" / "hub-patch" / "hub.diff").read_text()
+    added = sum(line.startswith("+") and not line.startswith("+++") for line in diff.splitlines())
+    assert added > 0 and f"({added} lines, none removed)" in markdown
+    assert "hub-patch/PR.md" in markdown and f"Atom feeds in {tmp_path / 'feeds'}" in markdown
