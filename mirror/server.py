@@ -13,6 +13,7 @@ import hashlib
 import logging
 import random
 import re
+import sys
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -301,6 +302,15 @@ class MirrorServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        """A client that went away mid-answer (killed, or timed out on a slow fault) is routine here: say so in
+        one log line instead of a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.info("mirror: client %s:%s went away (%s)", *client_address[:2], type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
     def start_in_thread(self) -> threading.Thread:
         """Serve from a daemon thread (tests); stop with ``shutdown()``."""
