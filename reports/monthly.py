@@ -9,18 +9,19 @@ Writes ``report.md``, a self-contained ``report.html`` (charts embedded) and the
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from classify.labels import paper_text
 from classify.taxonomy import Taxonomy, is_task_label
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
 from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, write_hub_patch
-from reports.queries import LOW_FIT, QUALITY_FIGURES, month_offset, parse_month, report_queries
+from reports.queries import LOW_FIT, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
 from reports.text import first_sentence
 from reports.topics import find_topics
@@ -38,7 +39,7 @@ class ReportContext:
     """What every part of the report reads: the query rows, the months and the label names."""
 
     taxonomy: Taxonomy
-    rows: dict[str, list[tuple]]
+    rows: dict[str, list[Any]]  # per query, its rows as named tuples of its columns
     months: list[str]  # the trailing months and the report's month last, as YYYY-MM
     year_ago: str
     out_dir: Path
@@ -69,14 +70,21 @@ def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _quality_sentence(rows: list[tuple]) -> str:
+def _named_rows(name: str, columns: list[str], rows: list[tuple]) -> list[Any]:
+    """A query's rows as named tuples whose fields are its columns (``row.papers``): the SQL names each
+    value once, and the parts read them by that name."""
+    row_type = namedtuple(f"{name}_row", columns)
+    return [row_type(*row) for row in rows]
+
+
+def _quality_sentence(rows: list[Any]) -> str:
     """How far to trust the labels, in the model's own cross-validated figures (or that they are unmeasured)."""
     if not rows:
         return (
             "The model carries no cross-validated figures (the zero-shot classifier, or a model trained with "
             "AVI_TRAIN_CV_FOLDS=0): how good its labels are has not been measured."
         )
-    figures = dict(zip(["protocol", *(column for column, _ in QUALITY_FIGURES)], rows[0], strict=True))
+    figures = rows[0]._asdict()
     judged_f1, calibration = figures["judged_relevance_f1"], figures["label_calibration_error"]
     judged = f"; {judged_f1:.2f} on the stream's judged borderline papers" if judged_f1 is not None else ""
     # models trained before named labels' calibration was measured lack it
@@ -95,7 +103,7 @@ def _quality_sentence(rows: list[tuple]) -> str:
 
 
 def _headline(context: ReportContext) -> list:
-    headline = {row[0]: (row[1], row[2]) for row in context.rows["headline"]}
+    headline = {row.month: (row.screened, row.audio_visual) for row in context.rows["headline"]}
     screened, audio_visual = headline.get(context.this, (0, 0))
     share = f"{audio_visual / screened:.1%}" if screened else "n/a"
     previous, year_ago = headline.get(context.previous, (0, None))[1], headline.get(context.year_ago, (0, None))[1]
@@ -114,7 +122,7 @@ def _headline(context: ReportContext) -> list:
 
 def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) -> list:
     taxonomy, months, this, names = context.taxonomy, context.months, context.this, context.names
-    section_counts = {(row[0], row[1]): row[2] for row in context.rows["sections"]}
+    section_counts = {(row.month, row.section): row.papers for row in context.rows["sections"]}
     sections = [section for section in taxonomy.sections if not section.startswith("technique.")]
     average = {s: sum(section_counts.get((m, s), 0) for m in months[:-1]) / TRAILING_MONTHS for s in sections}
     chart = context.out_dir / "sections.png"
@@ -215,9 +223,10 @@ def _new_mentions(context: ReportContext) -> list:
 
 def _emerging_topics(context: ReportContext) -> list:
     rows = context.rows
-    month_low = [(r[0], r[1], paper_text(r[1], r[2])) for r in rows["low_fit"] if r[3] == 0]
-    earlier_low = [(paper_text(r[1], r[2]), r[1], r[3]) for r in rows["low_fit"] if r[3] > 0]
-    topics = find_topics(month_low, earlier_low, [paper_text(title, abstract) for title, abstract in rows["fitting"]])
+    low_fit = rows["low_fit"]
+    month_low = [(r.arxiv_id, r.title, paper_text(r.title, r.abstract)) for r in low_fit if r.months_back == 0]
+    earlier_low = [(paper_text(r.title, r.abstract), r.title, r.months_back) for r in low_fit if r.months_back > 0]
+    topics = find_topics(month_low, earlier_low, [paper_text(r.title, r.abstract) for r in rows["fitting"]])
     parts: list = [
         Heading("Emerging topics"),
         Paragraph(
@@ -289,12 +298,13 @@ def _survey_update(context: ReportContext) -> list:
 
 
 def _methods(context: ReportContext) -> list:
-    model_version, kind, extraction_errors, texts_read, unlabelled = context.rows["methods"][0]
+    methods = context.rows["methods"][0]
     return [
         Heading("Methods note"),
         Paragraph(
-            f"Labels from model {model_version} ({kind}); papers are dated by submission. Full texts read this month: "
-            f"{texts_read}; extraction errors: {extraction_errors}; papers still without labels: {unlabelled}. "
+            f"Labels from model {methods.model_version} ({methods.kind}); papers are dated by submission. Full texts "
+            f"read this month: {methods.texts_read}; extraction errors: {methods.extraction_errors}; papers still "
+            f"without labels: {methods.unlabelled}. "
             "A subsection or technique counts a paper when its score passes that label's threshold (chosen by "
             "cross-validation when the model was trained). " + _quality_sentence(context.rows["model_quality"])
         ),
@@ -322,14 +332,14 @@ def write_report(
     )
     context = ReportContext(
         taxonomy=taxonomy,
-        rows={name: warehouse.query(query.sql)[1] for name, query in queries.items()},
+        rows={name: _named_rows(name, *warehouse.query(query.sql)) for name, query in queries.items()},
         months=[f"{month_offset(month, offset):%Y-%m}" for offset in range(-TRAILING_MONTHS, 1)],
         year_ago=f"{month_offset(month, -12):%Y-%m}",
         out_dir=out_dir,
         hub_patch=hub_patch,
         feeds_dir=feeds_dir,
     )
-    label_counts = {(row[0], row[1]): row[2] for row in context.rows["labels"]}
+    label_counts = {(row.month, row.label): row.papers for row in context.rows["labels"]}
     document = Document(f"{taxonomy.title}: {month:%B %Y}", f"avi-radar monthly report for {context.this}")
     document.add(
         *_headline(context),
