@@ -61,11 +61,11 @@ class Round:
 
 def ingest(
     home: Path, mirror_url: str, window: tuple[date, date], env: dict, kill_after_lines: int | None = None
-) -> tuple[int, int]:
+) -> tuple[int, list[str]]:
     """`avi ingest` of the window into ``home`` in a child process; with ``kill_after_lines``, SIGKILL it once
     it has logged that many lines: a moment chosen by the run's progress, not by the clock, which the
     embedding cache and the machine's load would shift. Returns its exit code (negative: the signal that
-    ended it) and how many lines it logged."""
+    ended it) and the lines it logged."""
     since, until = (day.isoformat() for day in window)
     process = subprocess.Popen(
         [str(AVI), "ingest", "--since", since, "--until", until],
@@ -74,11 +74,11 @@ def ingest(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines = 0
+    lines: list[str] = []
     deadline = time.monotonic() + RUN_LIMIT_S
-    for _ in process.stdout:
-        lines += 1
-        if lines == kill_after_lines or time.monotonic() > deadline:
+    for line in process.stdout:
+        lines.append(line)
+        if len(lines) == kill_after_lines or time.monotonic() > deadline:
             process.send_signal(signal.SIGKILL)
             break
     process.wait(60)
@@ -121,9 +121,11 @@ def soak_round(
     }
     try:
         started = time.monotonic()
-        code, reference_lines = ingest(work / f"reference-{seed}", clean.base_url, window, env)
+        code, reference_log = ingest(work / f"reference-{seed}", clean.base_url, window, env)
         if code != 0:
-            raise RuntimeError("the undisturbed run failed: nothing to compare with")
+            tail = "".join(reference_log[-20:])
+            raise RuntimeError(f"the undisturbed run failed (exit {code}): nothing to compare with\n{tail}")
+        reference_lines = len(reference_log)
         result = Round(seed, round(time.monotonic() - started, 1))
         draw = random.Random(seed)
         home = work / f"disturbed-{seed}"
