@@ -172,6 +172,11 @@ class HubPatch:
     labels_without_heading: list[str] = field(default_factory=list)
 
     @property
+    def papers(self) -> set[str]:
+        """The arXiv ids the patch adds (a paper under two headings counts once)."""
+        return {candidate.arxiv_id for candidates in self.added.values() for candidate in candidates}
+
+    @property
     def lines_added(self) -> int:
         return sum(line.startswith("+") and not line.startswith("+++") for line in self.diff.splitlines())
 
@@ -201,6 +206,7 @@ def build_patch(hub: Hub, taxonomy: Taxonomy, candidates: Sequence[HubCandidate]
     patch.labels_without_heading = [
         label.id for label in taxonomy.labels if label.kind in {"task", "technique"} and label.id not in mapped
     ]
+    ends = {label: _end_of_entries(hub, heading) for label, heading in mapped.items()}
     inserts: dict[int, list[str]] = {}
     for candidate in sorted(candidates, key=lambda paper: (paper.published, paper.arxiv_id)):
         if hub.lists(candidate.arxiv_id, candidate.title):
@@ -212,7 +218,7 @@ def build_patch(hub: Hub, taxonomy: Taxonomy, candidates: Sequence[HubCandidate]
             patch.unplaced.append(candidate)
             continue
         for label in sorted(placed, key=lambda label: mapped[label].line):
-            inserts.setdefault(_end_of_entries(hub, mapped[label]), []).append(hub_line(candidate))
+            inserts.setdefault(ends[label], []).append(hub_line(candidate))
             patch.added.setdefault(label, []).append(candidate)
     new_lines: list[str] = []
     for index, line in enumerate(hub.lines):
@@ -237,7 +243,7 @@ def pull_request_body(patch: HubPatch, taxonomy: Taxonomy, how: str, query: str)
     """``PR.md``: per subsection the added papers with their label score and one line of abstract, what
     was not placed and why, and how the papers were chosen (with the query that reproduces the list)."""
     names = {label.id: label.hub_heading or label.name for label in taxonomy.labels}
-    papers = {candidate.arxiv_id for candidates in patch.added.values() for candidate in candidates}
+    papers = patch.papers
     out = [
         f"# New papers for {taxonomy.title}",
         "",

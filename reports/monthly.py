@@ -262,7 +262,7 @@ def _survey_update(context: ReportContext) -> list:
         by_label[label].append(Candidate(arxiv_id, title, abstract, score, cited_by))
     patch = context.hub_patch
     if patch is not None:
-        papers = len({paper.arxiv_id for added in patch.added.values() for paper in added})
+        papers = len(patch.papers)
         parts.append(
             Paragraph(
                 f"A ready patch of the survey's hub README adds the month's {papers} audio-visual papers it does not "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from core.records import Extraction, Mention, PaperRecord, Rejected, content_hash, is_withdrawn
@@ -308,7 +309,10 @@ class Warehouse:
                 "arxiv_id": [r.arxiv_id for r in embedded],
                 "embedding": [embedding] * len(embedded),
                 "content_hash": [r.content_hash for r in embedded],
-                "vector": pa.array([list(map(float, r.vector)) for r in embedded], pa.list_(pa.float32(), VECTOR_SIZE)),
+                # one flat float32 buffer, not 384 Python floats per paper: a backfill stores tens of thousands
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(np.asarray([r.vector for r in embedded], dtype=np.float32).reshape(-1)), VECTOR_SIZE
+                ),
                 "embedded_at": pa.array([now] * len(embedded), pa.timestamp("us")),
             }
         )

@@ -24,7 +24,7 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
     out_dir = Path(args.out) if args.out else settings.hub_patch_dir
     with open_for_reading(settings.db_path) as warehouse:
         patch = write_hub_patch(warehouse, taxonomy, hub, since, until, args.min_score, out_dir)
-    papers = {candidate.arxiv_id for candidates in patch.added.values() for candidate in candidates}
+    papers = patch.papers
     print(
         f"{len(papers)} papers: {patch.lines_added} lines added under {len(patch.added)} headings, "
         f"{patch.lines_removed} removed; {len(patch.already_listed)} listed already, {len(patch.unplaced)} "
