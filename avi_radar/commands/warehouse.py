@@ -103,10 +103,11 @@ def _print_neighbours(rows: list[tuple], embedded: int, papers: int, as_json: bo
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Rank the embedded papers by their similarity in meaning to a text."""
-    from classify.embed import default_embedder
+    from classify.numpy_encoder import NumpyEmbedder
     from warehouse.db import open_for_reading
 
-    [vector] = default_embedder(settings).encode([args.text])
+    # the same vector as the pipeline's embedder, without its 9 s of importing torch and sentence-transformers
+    [vector] = NumpyEmbedder(max_tokens=settings.embed_max_tokens).encode([args.text])
     with open_for_reading(settings.db_path) as warehouse:
         rows = warehouse.nearest_papers(vector, args.limit, args.section, args.since)
         embedded, papers = warehouse.count_embedded()

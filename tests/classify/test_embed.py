@@ -9,6 +9,7 @@ import torch
 
 from classify.embed import SentenceEmbedder
 from classify.fused_bert import PackedLinear
+from classify.numpy_encoder import NumpyEmbedder
 
 TEXTS = [
     "Audio-visual speech separation",
@@ -33,6 +34,18 @@ def test_vectors_match_sentence_transformers_encode_in_the_callers_order(embedde
 
 def test_no_texts_no_vectors(embedder) -> None:
     assert embedder.inner.encode([]).shape == (0, 384)
+    assert NumpyEmbedder().encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("max_tokens", [256, 64])
+def test_the_numpy_encoder_gives_the_pipelines_vectors(max_tokens: int) -> None:
+    exact = SentenceEmbedder(device="cpu", bf16_on_cpu=False, max_tokens=max_tokens).encode(TEXTS)
+    numpy_encoder = NumpyEmbedder(max_tokens=max_tokens)
+    ours = numpy_encoder.encode(TEXTS)
+    assert numpy_encoder.name == SentenceEmbedder(max_tokens=max_tokens).name
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert np.all(np.sum(ours * exact, axis=1) > 0.9999)
 
 
 @pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU's oneDNN has no bf16")
