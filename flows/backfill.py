@@ -10,6 +10,8 @@ next nightly run, or `avi ingest` over a window, reads them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -26,8 +28,11 @@ from warehouse.db import ImportCheckpoint, Warehouse
 
 
 @flow(name="avi-import", log_prints=False)
-def backfill(paths: list[Path], strict: bool = False) -> RunReport:
-    """Load every paper of the dump files, label what is unlabelled, record the run, publish the snapshot.
+def backfill(
+    paths: list[Path], strict: bool = False, since: date | None = None, until: date | None = None
+) -> RunReport:
+    """Load every paper of the dump files (those submitted from ``since`` to ``until``, both included, when
+    given), label what is unlabelled, record the run, publish the snapshot.
 
     A line that cannot be loaded is quarantined in ``rejected_records`` with its reason and the import goes
     on; with ``strict`` the first such line fails the run instead. Each batch commits with the file's
@@ -40,8 +45,11 @@ def backfill(paths: list[Path], strict: bool = False) -> RunReport:
         counts.update(n_harvested=0, n_new=0, n_updated=0, n_rejected=0)
         with report.timed("load"):
             progress = tqdm(desc="import", unit="line")
+            window = SubmissionWindow(since, until)
             for path in paths:
-                _load_file(warehouse, path, settings.categories, settings.import_batch, report, strict, progress)
+                _load_file(
+                    warehouse, path, settings.categories, window, settings.import_batch, report, strict, progress
+                )
             progress.close()
         logger.info(
             "loaded %d papers: %d new, %d updated; %d lines rejected",
@@ -64,16 +72,38 @@ def backfill(paths: list[Path], strict: bool = False) -> RunReport:
     return report
 
 
-def file_fingerprint(path: Path, categories: list[str]) -> str:
-    """What an import of ``path`` loads: the file's size and modification time, and the categories kept."""
+@dataclass(frozen=True)
+class SubmissionWindow:
+    """The submission dates an import keeps, both ends included; an open end keeps everything on that side."""
+
+    since: date | None = None
+    until: date | None = None
+
+    def holds(self, paper: PaperRecord) -> bool:
+        """Whether the paper was submitted inside the window (a paper without a date only in an open one)."""
+        if self.since is None and self.until is None:
+            return True
+        if paper.published is None:
+            return False
+        submitted = paper.published.date()
+        return (self.since is None or submitted >= self.since) and (self.until is None or submitted <= self.until)
+
+    def __str__(self) -> str:
+        return f"{self.since or '...'}..{self.until or '...'}"
+
+
+def file_fingerprint(path: Path, categories: list[str], window: SubmissionWindow = SubmissionWindow()) -> str:
+    """What an import of ``path`` loads: the file's size and modification time, the categories and the
+    submission dates kept."""
     stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{','.join(sorted(categories))}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{','.join(sorted(categories))}:{window}"
 
 
 def _load_file(
     warehouse: Warehouse,
     path: Path,
     categories: list[str],
+    window: SubmissionWindow,
     batch_size: int,
     report: RunReport,
     strict: bool,
@@ -81,7 +111,7 @@ def _load_file(
 ) -> None:
     """Load one dump file from where an earlier import of it stopped, a batch per transaction."""
     logger = get_run_logger()
-    source, fingerprint = str(path.resolve()), file_fingerprint(path, categories)
+    source, fingerprint = str(path.resolve()), file_fingerprint(path, categories, window)
     earlier = warehouse.import_checkpoint(source)
     start = 0
     if earlier is not None and earlier.fingerprint == fingerprint:
@@ -100,7 +130,7 @@ def _load_file(
                 raise ValueError(f"{item.source}:{item.line}: {item.reason}")
             rejected.append(item)
         # rows without categories (older curated papers) are kept: they were chosen for the survey
-        elif not item.categories or kept.intersection(item.categories):
+        elif (not item.categories or kept.intersection(item.categories)) and window.holds(item):
             batch.append(item)
         if len(batch) + len(rejected) >= batch_size:
             checkpoint = ImportCheckpoint(source, fingerprint, last_line, False, report.run_id)

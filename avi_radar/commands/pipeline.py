@@ -88,7 +88,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
     try:
-        report = backfill(paths, strict=args.strict)
+        report = backfill(paths, strict=args.strict, since=args.since, until=args.until)
     except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
         print(f"avi import: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
@@ -197,6 +197,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     imports = commands.add_parser("import", help="backfill from dumps (shared corpus format or Kaggle's snapshot)")
     imports.add_argument("paths", nargs="+", metavar="PATH")
+    imports.add_argument("--since", type=parse_date, help="first submission date to load (default: the first)")
+    imports.add_argument("--until", type=parse_date, help="last submission date to load (default: the last)")
     imports.add_argument(
         "--strict", action="store_true", help="stop at the first line that cannot be loaded (exit 1), quarantine none"
     )

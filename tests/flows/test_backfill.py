@@ -113,3 +113,24 @@ def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], t
     expected = {row["arxiv_id"] for row in good if row is not good[10]}
     expected |= {row["arxiv_id"] for row in day_rows[:complete_before_cut] if configured & set(row["categories"])}
     assert papers == expected and summary["n_rejected"] == 4
+
+
+def test_import_keeps_the_submission_window_and_a_wider_one_loads_the_rest(
+    two_days_rows: list[dict], tmp_path: Path, capsys
+) -> None:
+    configured = set(get_settings().categories)
+    rows = [row for row in two_days_rows if configured & set(row["categories"])][::20]  # both days, a few papers
+    corpus_file = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus_file, "wt") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    last_day = max(row["announced"] for row in rows)  # the corpus's announcement date stands for the submission
+    inside = {row["arxiv_id"] for row in rows if row["announced"] == last_day}
+    assert 0 < len(inside) < len(rows)
+
+    assert main(["import", "--since", last_day, "--until", last_day, str(corpus_file)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_new"] == len(inside)
+    with open_for_reading(get_settings().db_path) as warehouse:
+        assert {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]} == inside
+    # the same file under another window is another import: it is read again, and only the new papers count
+    assert main(["import", "--until", last_day, str(corpus_file)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_new"] == len(rows) - len(inside)
