@@ -430,15 +430,17 @@ class Warehouse:
             connection.execute("DELETE FROM paper_parts WHERE arxiv_id = ?", [arxiv_id])
             connection.execute("DELETE FROM citations WHERE citing_id = ?", [arxiv_id])
             if structure:
-                connection.executemany(
-                    "INSERT INTO paper_parts VALUES (?, ?, ?, ?, ?)",
+                _insert_rows(
+                    connection,
+                    "paper_parts",
                     [
                         (arxiv_id, position, section.part, section.heading, section.text)
                         for position, section in enumerate(structure.sections)
                     ],
                 )
-                connection.executemany(
-                    "INSERT INTO citations VALUES (?, ?)",
+                _insert_rows(
+                    connection,
+                    "citations",
                     [(arxiv_id, cited) for cited in structure.cited_arxiv_ids if cited != arxiv_id],
                 )
         if extraction.has_text:

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.records import Extraction, PaperRecord, content_hash
+from core.records import Extraction, PaperRecord, PaperStructure, content_hash
 from warehouse.db import Classified, Warehouse, open_for_reading, published_path
 
 
@@ -166,3 +166,13 @@ def test_versions_keep_their_history_and_withdrawn_papers_stay(warehouse: Wareho
         (2, "Better title"),
         (3, "A paper"),
     ]
+
+
+def test_a_readable_paper_with_no_sections_and_no_other_citation_is_stored(warehouse: Warehouse) -> None:
+    # a structure with nothing to insert once the paper's citation of itself is dropped (it failed a night)
+    run = warehouse.start_run("ingest", None, None)
+    warehouse.upsert_papers([_record("2605.00001")], run)
+    structure = PaperStructure(sections=[], references=["[1] Ourselves."], cited_arxiv_ids=["2605.00001"])
+    warehouse.store_extraction("2605.00001", 1, Extraction("ok", None, "sha", 1, "A text.", structure), run)
+    assert warehouse.query("SELECT status, n_references FROM paper_texts")[1] == [("ok", 1)]
+    assert warehouse.query("SELECT count(*) FROM citations")[1] == [(0,)]
