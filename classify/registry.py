@@ -116,11 +116,11 @@ def active_model(models_dir: Path, taxonomy: Taxonomy) -> tuple[str, str]:
     return version, meta["kind"]
 
 
-def model_metrics(models_dir: Path, version: str) -> Evaluation | None:
-    """The cross-validated figures stored with a registered model; None for the zero-shot classifier (not in
-    the registry) and for a model trained without cross-validation (``AVI_TRAIN_CV_FOLDS=0``)."""
+def registered_model(models_dir: Path, version: str) -> ModelInfo | None:
+    """What the registry records about a model (its thresholds, its cross-validated figures: None when trained
+    with ``AVI_TRAIN_CV_FOLDS=0``); None for the zero-shot classifier, which is not in the registry."""
     meta = _meta_path(models_dir, version)
-    return _model_info(json.loads(meta.read_text(encoding="utf-8"))).metrics if meta.exists() else None
+    return _model_info(json.loads(meta.read_text(encoding="utf-8"))) if meta.exists() else None
 
 
 def _read_model(models_dir: Path, version: str) -> TrainedClassifier:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from classify.embed import default_embedder
 from classify.labels import paper_text
 from classify.model import EmbeddingBasedClassifier
-from classify.registry import load_classifier, model_metrics
+from classify.registry import load_classifier, registered_model
 from classify.screen import Screening
 from classify.taxonomy import load_taxonomy
 from core.settings import Settings
@@ -65,8 +65,9 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     The model and the embedder are loaded only when there is something to label.
     """
     logger = get_run_logger()
-    metrics = model_metrics(settings.models_dir, version)
-    warehouse.register_model(version, kind, metrics.to_json() if metrics else None)
+    info = registered_model(settings.models_dir, version)
+    metrics = info.metrics.to_json() if info and info.metrics else None
+    warehouse.register_model(version, kind, metrics, info.thresholds if info else None)
     pending = warehouse.papers_to_classify(version)
     if not pending:
         logger.info("every paper has labels from %s", version)

@@ -114,14 +114,17 @@ class HubCandidate:
     labels: dict[str, float]
 
 
-# the audio-visual papers of the current model and the labels it named, submitted in [since, until]
+# the audio-visual papers of the current model and the labels it named, submitted in [since, until]: the labels
+# that passed their thresholds, not the best label an audio-visual paper gets when none passed
 HUB_CANDIDATES = """
 SELECT p.arxiv_id, p.title, p.abstract, p.comment, p.published, l.label, l.score
 FROM papers p
 JOIN paper_labels l USING (arxiv_id)
+LEFT JOIN label_thresholds t ON t.model_version = l.model_version AND t.label = l.label
 WHERE NOT p.withdrawn
   AND p.arxiv_id IN (SELECT arxiv_id FROM paper_labels WHERE label = 'relevance:av')
   AND l.label NOT LIKE 'relevance:%'
+  AND l.score >= coalesce(t.threshold, 0)
   AND p.published >= ?::DATE AND p.published < ?::DATE + INTERVAL 1 DAY
 ORDER BY p.published, p.arxiv_id, l.label
 """

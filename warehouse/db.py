@@ -213,11 +213,17 @@ class Warehouse:
             return _upsert_incoming(connection, run_id)
 
     # -- classification ---------------------------------------------------------------------------
-    def register_model(self, model_version: str, kind: str, metrics: dict | None = None) -> None:
+    def register_model(
+        self, model_version: str, kind: str, metrics: dict | None = None, thresholds: dict[str, float] | None = None
+    ) -> None:
         """Make ``model_version`` the current model that ``paper_labels`` shows; ``metrics``: the figures
-        ``avi eval`` gave it at training time (none for the zero-shot classifier), stored as JSON."""
+        ``avi eval`` gave it at training time (none for the zero-shot classifier), stored as JSON;
+        ``thresholds``: its label thresholds (none for the zero-shot classifier, whose are per paper)."""
         stored = json.dumps(metrics) if metrics else None
         with self._transaction() as connection:
+            if thresholds:
+                connection.execute("DELETE FROM label_thresholds WHERE model_version = ?", [model_version])
+                _insert_rows(connection, "label_thresholds", [(model_version, *item) for item in thresholds.items()])
             connection.execute("UPDATE models SET is_current = false WHERE is_current")
             connection.execute(
                 """INSERT INTO models (model_version, kind, registered_at, is_current, metrics)

@@ -95,6 +95,12 @@ def test_a_models_figures_are_stored_once_and_kept(warehouse: Warehouse) -> None
         "SELECT model_version, is_current, json_extract(metrics, '$.all.relevance.f1')::DOUBLE FROM models "
         "ORDER BY model_version"
     )[1] == [("mlp-1", True, 0.91), ("zeroshot-x", False, None)]
+    thresholds = {"generation.joint.text_to_audio_video": 0.35, "technique.generative.diffusion": 0.3}
+    warehouse.register_model("mlp-1", "embedding-mlp", None, thresholds)
+    warehouse.register_model("mlp-1", "embedding-mlp", None, thresholds)  # again, as every night does
+    assert dict(warehouse.query("SELECT label, threshold FROM label_thresholds WHERE model_version = 'mlp-1'")[1]) == (
+        thresholds
+    )
 
 
 def test_least_certain_asks_by_turns_about_relevance_and_label_margins(warehouse: Warehouse) -> None:
