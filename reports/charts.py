@@ -11,12 +11,22 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 
 
-def bar_chart(path: Path, names: list[str], month_values: list[float], average_values: list[float], month: str) -> None:
-    """Horizontal bars per name: this month's value beside the average of the months before."""
+def bar_chart(
+    path: Path,
+    names: list[str],
+    month_values: list[float],
+    average_values: list[float] | None,
+    month: str,
+    months_before: int,
+) -> None:
+    """Horizontal bars per name: this month's value beside the average of the ``months_before`` months before
+    (this month's alone when ``average_values`` is None: no month before is held)."""
     figure, axis = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5), dpi=110)
     positions = np.arange(len(names))
     axis.barh(positions - 0.2, month_values, height=0.4, label=month, color="#3b6ea8")
-    axis.barh(positions + 0.2, average_values, height=0.4, label="average of the 11 months before", color="#b8c7d9")
+    if average_values is not None:
+        label = f"average of the {months_before} months before"
+        axis.barh(positions + 0.2, average_values, height=0.4, label=label, color="#b8c7d9")
     axis.set_yticks(positions, names, fontsize=8)
     axis.invert_yaxis()
     axis.set_xlabel("audio-visual papers")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,38 @@ logger = logging.getLogger(__name__)
 HUB_PATCH_FOLDER = "hub-patch"
 UPDATE_LIST_SIZE = 3  # candidates per subsection
 TRAILING_MONTHS = 11  # months before the report's month that growth is measured against
+# a month counts as held when the warehouse's history reaches within this many days of both its edges: a month
+# may begin or end on a weekend without papers
+EDGE_DAYS = 4
+NO_HISTORY = "no history"
+
+
+@dataclass(frozen=True)
+class History:
+    """The stretch of submission days the warehouse holds up to the report's month (the ``history`` query):
+    what the report may compare, and what it must say it cannot."""
+
+    starts: date | None
+    ends: date | None
+
+    def held_days(self, month: str) -> tuple[date, date] | None:
+        """The first and last day of ``month`` inside the history, or None when it holds none of them."""
+        first = parse_month(month)
+        last = month_offset(first, 1) - timedelta(days=1)
+        if self.starts is None or self.ends is None or self.starts > last or self.ends < first:
+            return None
+        return max(first, self.starts), min(last, self.ends)
+
+    def holds(self, month: str) -> bool:
+        """Whether the whole of ``month`` is held (give or take a weekend at either edge)."""
+        held = self.held_days(month)
+        first = parse_month(month)
+        last = month_offset(first, 1) - timedelta(days=1)
+        return held is not None and (held[0] - first).days <= EDGE_DAYS and (last - held[1]).days <= EDGE_DAYS
+
+    def starts_after(self, month: str) -> str:
+        """Why ``month`` cannot be compared with: the history's start, in words."""
+        return f"history starts {self.starts}" if self.starts else "the warehouse holds no papers"
 
 
 @dataclass(frozen=True)
@@ -43,6 +75,7 @@ class ReportContext:
     months: list[str]  # the trailing months and the report's month last, as YYYY-MM
     year_ago: str
     out_dir: Path
+    history: History
     hub_patch: HubPatch | None = None  # the month's patch of the survey's hub README, written beside the report
     feeds_dir: Path | None = None
 
@@ -55,15 +88,26 @@ class ReportContext:
         return self.months[-2]
 
     @cached_property
+    def held_before(self) -> list[str]:
+        """The trailing months the warehouse holds whole: what averages and trends are measured over."""
+        return [month for month in self.months[:-1] if self.history.holds(month)]
+
+    @cached_property
     def names(self) -> dict[str, str]:
         """Each label's display name by its id."""
         return {label.id: label.name for label in self.taxonomy.labels}
 
 
 def _change(now: int, before: int | None) -> str:
-    if not before:
-        return "n/a"
+    if before is None:
+        return NO_HISTORY
+    if before == 0:
+        return "none before"
     return f"{(now - before) / before:+.0%}"
+
+
+def _months(count: int) -> str:
+    return f"{count} month" if count == 1 else f"{count} months"
 
 
 def _figure(value: float | None) -> str:
@@ -106,7 +150,11 @@ def _headline(context: ReportContext) -> list:
     headline = {row.month: (row.screened, row.audio_visual) for row in context.rows["headline"]}
     screened, audio_visual = headline.get(context.this, (0, 0))
     share = f"{audio_visual / screened:.1%}" if screened else "n/a"
-    previous, year_ago = headline.get(context.previous, (0, None))[1], headline.get(context.year_ago, (0, None))[1]
+    history = context.history
+    previous, year_ago = (
+        headline.get(month, (0, 0))[1] if history.holds(month) else None
+        for month in (context.previous, context.year_ago)
+    )
     return [
         Numbers(
             [
@@ -116,28 +164,59 @@ def _headline(context: ReportContext) -> list:
                 (_change(audio_visual, previous), f"audio-visual vs {context.previous}"),
                 (_change(audio_visual, year_ago), f"audio-visual vs {context.year_ago}"),
             ]
-        )
+        ),
+        *_history_notes(context, previous is None, year_ago is None),
     ]
 
 
+def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool) -> list:
+    """What the headline cannot say for want of history, in words."""
+    history, notes = context.history, []
+    held = history.held_days(context.this)
+    if held is None:
+        notes.append(
+            f"The warehouse holds no papers submitted in {context.this} ({history.starts_after(context.this)})."
+        )
+    elif not history.holds(context.this):
+        notes.append(
+            f"The warehouse holds this month's papers submitted {held[0]} to {held[1]} only: its counts are partial."
+        )
+    missing = [month for month, absent in ((context.previous, no_previous), (context.year_ago, no_year_ago)) if absent]
+    if missing:
+        notes.append(f"{history.starts_after(context.this).capitalize()}: no comparison with {' or '.join(missing)}.")
+    return [Paragraph(" ".join(notes))] if notes else []
+
+
 def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) -> list:
-    taxonomy, months, this, names = context.taxonomy, context.months, context.this, context.names
+    taxonomy, this, names, held = context.taxonomy, context.this, context.names, context.held_before
     section_counts = {(row.month, row.section): row.papers for row in context.rows["sections"]}
     sections = [section for section in taxonomy.sections if not section.startswith("technique.")]
-    average = {s: sum(section_counts.get((m, s), 0) for m in months[:-1]) / TRAILING_MONTHS for s in sections}
+
+    def average(counts: dict[tuple[str, str], int], key: str) -> float | None:
+        return sum(counts.get((month, key), 0) for month in held) / len(held) if held else None
+
+    averages = {s: average(section_counts, s) for s in sections}
     chart = context.out_dir / "sections.png"
     bar_chart(
         chart,
         [taxonomy.sections[s] for s in sections],
         [section_counts.get((this, s), 0) for s in sections],
-        [average[s] for s in sections],
+        [averages[s] or 0.0 for s in sections] if held else None,
         this,
+        len(held),
     )
     parts: list = [Heading("What grew: sections and subsections"), Image(chart, "papers per section")]
+    if len(held) < TRAILING_MONTHS:
+        parts.append(
+            Paragraph(
+                f"Growth is measured against the monthly average of the {TRAILING_MONTHS} months before; the "
+                f"warehouse holds {len(held)} of them whole ({context.history.starts_after(this)})"
+                + (", so the averages are over those." if held else ": no growth to measure.")
+            )
+        )
     growth_rows = []
     for label in [label.id for label in taxonomy.labels if is_task_label(label.id)]:
-        now = label_counts.get((this, label), 0)
-        before = sum(label_counts.get((m, label), 0) for m in months[:-1]) / TRAILING_MONTHS
+        now, before = label_counts.get((this, label), 0), average(label_counts, label)
         if now or before:
             growth = (now - before) / before if before else None
             growth_rows.append((label, now, before, growth))
@@ -155,18 +234,26 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
         )
     parts.append(
         Table(
-            ["subsection", f"papers {this}", f"monthly average, {TRAILING_MONTHS} months before", "growth"],
+            ["subsection", f"papers {this}", f"monthly average, {_months(len(held))} before", "growth"],
             [
-                [names[label], str(now), f"{before:.1f}", f"{growth:+.0%}" if growth is not None else "new"]
+                [
+                    names[label],
+                    str(now),
+                    NO_HISTORY if before is None else f"{before:.1f}",
+                    NO_HISTORY if before is None else ("new" if growth is None else f"{growth:+.0%}"),
+                ]
                 for label, now, before, growth in growth_rows
             ],
         )
     )
+    shown = [*held, this]
+    if len(shown) < 2:
+        return parts
     stacked = context.out_dir / "sections_by_month.png"
     line_chart(
         stacked,
-        months,
-        {taxonomy.sections[s]: [section_counts.get((m, s), 0) for m in months] for s in sections},
+        shown,
+        {taxonomy.sections[s]: [section_counts.get((m, s), 0) for m in shown] for s in sections},
         "Audio-visual papers per section, by month of submission",
     )
     parts.append(Image(stacked, "papers per section by month"))
@@ -174,32 +261,44 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
 
 
 def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]) -> list:
-    months, names = context.months, context.names
+    names, shown = context.names, [*context.held_before, context.this]
     techniques = [label.id for label in context.taxonomy.labels if label.kind == "technique"]
     technique_series = {
-        names[t]: [label_counts.get((m, t), 0) for m in months]
+        names[t]: [label_counts.get((m, t), 0) for m in shown]
         for t in techniques
-        if any(label_counts.get((m, t), 0) for m in months)
+        if any(label_counts.get((m, t), 0) for m in shown)
     }
+    heading = Heading("Technique trends")
     if not technique_series:
-        return [Heading("Technique trends"), Paragraph("No technique labels in these twelve months.")]
-    technique_chart = context.out_dir / "techniques.png"
-    line_chart(technique_chart, months, technique_series, "Papers per foundation technique, by month")
-    return [
-        Heading("Technique trends"),
-        Image(technique_chart, "techniques by month"),
+        return [heading, Paragraph(f"No technique labels in the {_months(len(shown))} held.")]
+    parts: list = [heading]
+    if len(shown) > 1:
+        technique_chart = context.out_dir / "techniques.png"
+        line_chart(technique_chart, shown, technique_series, "Papers per foundation technique, by month")
+        parts.append(Image(technique_chart, "techniques by month"))
+    previous_held = context.previous in context.held_before
+    parts.append(
         Table(
-            ["technique", context.previous, context.this, "12 months"],
+            ["technique", context.previous, context.this, f"{_months(len(shown))} held"],
             [
-                [name, str(values[-2]), str(values[-1]), str(sum(values))]
+                [name, str(values[-2]) if previous_held else NO_HISTORY, str(values[-1]), str(sum(values))]
                 for name, values in sorted(technique_series.items(), key=lambda item: -item[1][-1])
             ],
-        ),
-    ]
+        )
+    )
+    return parts
 
 
 def _new_mentions(context: ReportContext) -> list:
     heading = Heading("New datasets, benchmarks and metrics")
+    if not context.history.holds(context.year_ago):
+        return [
+            heading,
+            Paragraph(
+                "A name counts as new when no paper of the twelve months before named it; the warehouse does not hold "
+                f"them ({context.history.starts_after(context.this)}), so no name is called new this month."
+            ),
+        ]
     if not context.rows["new_mentions"]:
         return [heading, Paragraph("No dataset, benchmark or metric was named for the first time this month.")]
     return [
@@ -227,24 +326,34 @@ def _emerging_topics(context: ReportContext) -> list:
     month_low = [(r.arxiv_id, r.title, paper_text(r.title, r.abstract)) for r in low_fit if r.months_back == 0]
     earlier_low = [(paper_text(r.title, r.abstract), r.title, r.months_back) for r in low_fit if r.months_back > 0]
     topics = find_topics(month_low, earlier_low, [paper_text(r.title, r.abstract) for r in rows["fitting"]])
+    six_months_held = all(month in context.held_before for month in context.months[-7:-1])
     parts: list = [
         Heading("Emerging topics"),
         Paragraph(
             f"{len(month_low)} audio-visual papers this month fit no subsection well (best subsection score under "
             f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by the terms each "
             "cluster uses far more than this month's audio-visual papers as a whole; 'earlier' counts similar "
-            "low-fit papers of the three months before and the three before those."
+            "low-fit papers of the three months before and the three before those"
+            + (
+                "."
+                if six_months_held
+                else f", which the warehouse does not hold ({context.history.starts_after(context.this)})."
+            )
         ),
     ]
     for topic in topics:
-        trend = "grew" if topic.earlier_recent > topic.earlier_before else "did not grow"
+        if six_months_held:
+            trend = "grew" if topic.earlier_recent > topic.earlier_before else "did not grow"
+            earlier = (
+                f"earlier: {topic.earlier_recent} in the last 3 months, {topic.earlier_before} in the 3 before, so it "
+                f"{trend}."
+            )
+        else:
+            earlier = "earlier months not held."
         parts += [
             Heading(" / ".join(topic.terms), 3),
-            Paragraph(
-                f"{len(topic.papers)} papers; earlier: {topic.earlier_recent} in the last 3 months, "
-                f"{topic.earlier_before} in the 3 before, so it {trend}."
-            ),
-            Links([(title, f"https://arxiv.org/abs/{arxiv_id}", arxiv_id) for arxiv_id, title in topic.papers[:4]]),
+            Paragraph(f"{len(topic.papers)} papers; {earlier}"),
+            Links([(title, f"https://arxiv.org/abs/{arxiv_id}", arxiv_id) for arxiv_id, title in topic.papers]),
         ]
     return parts
 
@@ -306,7 +415,9 @@ def _methods(context: ReportContext) -> list:
             f"read this month: {methods.texts_read}; extraction errors: {methods.extraction_errors}; papers still "
             f"without labels: {methods.unlabelled}. "
             "A subsection or technique counts a paper when its score passes that label's threshold (chosen by "
-            "cross-validation when the model was trained). " + _quality_sentence(context.rows["model_quality"])
+            "cross-validation when the model was trained); an audio-visual paper none of whose subsections passes "
+            "counts under its best one, so that every audio-visual paper has a subsection, but is never proposed "
+            "to the survey under it. " + _quality_sentence(context.rows["model_quality"])
         ),
     ]
 
@@ -330,12 +441,14 @@ def write_report(
         if hub
         else None
     )
+    rows = {name: _named_rows(name, *warehouse.query(query.sql)) for name, query in queries.items()}
     context = ReportContext(
         taxonomy=taxonomy,
-        rows={name: _named_rows(name, *warehouse.query(query.sql)) for name, query in queries.items()},
+        rows=rows,
         months=[f"{month_offset(month, offset):%Y-%m}" for offset in range(-TRAILING_MONTHS, 1)],
         year_ago=f"{month_offset(month, -12):%Y-%m}",
         out_dir=out_dir,
+        history=History(rows["history"][0].history_starts, rows["history"][0].history_ends),
         hub_patch=hub_patch,
         feeds_dir=feeds_dir,
     )

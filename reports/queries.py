@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+# A stretch of history ends where a week passes without a paper: weekends and holidays (arXiv announces
+# nothing for up to five days at the year's end) stay inside it, the scattered dates of old papers do not.
+HISTORY_GAP_DAYS = 7
 LOW_FIT = 0.5  # best task-label score under which an audio-visual paper fits no subsection well
 AV_AREAS = "('perception', 'generation', 'interaction')"
 
@@ -58,6 +61,17 @@ def report_queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQ
         )
     current = "(SELECT model_version FROM models WHERE is_current)"
     return {
+        "history": NamedQuery(
+            f"The warehouse's history up to this month: the last stretch of submission days with no gap of more "
+            f"than {HISTORY_GAP_DAYS} days without a paper",
+            "WITH days AS (SELECT DISTINCT published::DATE AS day FROM papers\n"
+            f"              WHERE published < DATE '{after}'),\n"
+            "     stretches AS (SELECT day, day - lag(day) OVER (ORDER BY day) AS days_since_previous FROM days)\n"
+            "SELECT max(day) FILTER (WHERE days_since_previous IS NULL\n"
+            f"                          OR days_since_previous > {HISTORY_GAP_DAYS}) AS history_starts,\n"
+            "       max(day) AS history_ends\n"
+            "FROM stretches",
+        ),
         "headline": NamedQuery(
             "Papers screened and audio-visual papers per month (this month, the one before, a year before)",
             "SELECT strftime(p.published, '%Y-%m') AS month, count(*) AS screened,\n"
@@ -107,13 +121,16 @@ def report_queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQ
             "ORDER BY p.arxiv_id",
         ),
         "candidates": NamedQuery(
-            "Candidates for the survey: this month's papers per subsection, with their score and how many papers"
-            " of the last 12 months cite them",
+            "Candidates for the survey: this month's papers per subsection whose score passes the label's threshold"
+            " (not the best label a paper gets when none passes), with how many papers of the last 12 months cite"
+            " them",
             "SELECT l.label, p.arxiv_id, p.title, p.abstract, l.score,\n"
             "       (SELECT count(*) FROM citations x JOIN papers q ON q.arxiv_id = x.citing_id\n"
             f"        WHERE x.cited_id = p.arxiv_id AND q.published >= DATE '{first}') AS cited_by\n"
-            f"FROM papers p JOIN paper_labels l USING (arxiv_id)\n"
+            "FROM papers p JOIN paper_labels l USING (arxiv_id)\n"
+            "LEFT JOIN label_thresholds t ON t.model_version = l.model_version AND t.label = l.label\n"
             f"WHERE {this} AND split_part(l.label, '.', 1) IN {AV_AREAS}{not_the_survey}{not_cited_by_it}\n"
+            "  AND l.score >= coalesce(t.threshold, 0)  -- the zero-shot model's thresholds are per paper\n"
             "ORDER BY l.label, l.score DESC",
         ),
         "model_quality": NamedQuery(

@@ -14,7 +14,7 @@ import pytest
 from classify.taxonomy import load_taxonomy
 from core.settings import get_settings
 from reports.monthly import write_report
-from reports.queries import month_offset, parse_month
+from reports.queries import month_offset, parse_month, report_queries
 from warehouse.db import Warehouse, open_for_reading
 
 
@@ -32,10 +32,122 @@ def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: l
     assert linked and linked <= {row[0] for row in top} | {row["arxiv_id"] for row in day_rows}
     page = html_path.read_text()
     charts = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
-    assert len(charts) >= 3 and all(base64.b64decode(chart).startswith(b"\x89PNG") for chart in charts)
-    assert (tmp_path / "out" / "sections_by_month.png").read_bytes().startswith(b"\x89PNG")
+    assert len(charts) == 1 and base64.b64decode(charts[0]).startswith(b"\x89PNG")  # no month before: no trend
     assert "Appendix: the queries behind every number" in page
     assert "how good its labels are has not been measured" in markdown  # the zero-shot model has no figures
+    # one day of history: the report says what it cannot compare instead of printing zeros
+    assert "**no history** audio-visual vs 2026-04" in markdown and "n/a" not in markdown
+    assert "The warehouse holds this month's papers submitted 2026-05-05 to 2026-05-05 only" in markdown
+    assert "History starts 2026-05-05: no comparison with 2026-04 or 2025-05." in markdown
+    assert "the warehouse holds 0 of them whole (history starts 2026-05-05): no growth to measure" in markdown
+    assert "so no name is called new this month" in markdown
+
+
+@pytest.fixture
+def year_warehouse(day_warehouse: Path) -> Path:
+    """The real day's papers and labels spread over the year before May 2026 and May itself: every weekday
+    holds its own twentieth of them (copies with new ids), so each month has its own counts; the labels get
+    thresholds, as a trained model's do, which most of them do not reach, and half the papers fit no subsection
+    well."""
+    with Warehouse(day_warehouse) as warehouse:
+        connection = warehouse.connection
+        connection.execute(
+            """CREATE TEMP TABLE spread AS
+               SELECT p.arxiv_id AS original, p.arxiv_id || 'x' || strftime(d.day, '%y%m%d') AS copy, d.day
+               FROM papers p,
+                    (SELECT unnest(generate_series(DATE '2025-05-01', DATE '2026-05-29', INTERVAL 1 DAY))::DATE
+                     AS day) d
+               WHERE dayofweek(d.day) BETWEEN 1 AND 5 AND d.day <> DATE '2026-05-05'
+                 AND hash(p.arxiv_id || d.day::VARCHAR) % 20 = 0"""
+        )
+        connection.execute(
+            "INSERT INTO papers SELECT p.* REPLACE (s.copy AS arxiv_id, s.day::TIMESTAMP AS published) "
+            "FROM papers p JOIN spread s ON s.original = p.arxiv_id"
+        )
+        for table in ("classifications", "predictions"):
+            connection.execute(
+                f"INSERT INTO {table} SELECT t.* REPLACE (s.copy AS arxiv_id) FROM {table} t "
+                "JOIN spread s ON s.original = t.arxiv_id"
+            )
+        # half the audio-visual papers fit no subsection well, so that the month has emerging topics
+        connection.execute("UPDATE classifications SET best_task_score = 0.1 WHERE hash(arxiv_id) % 2 = 0")
+        version = warehouse.query("SELECT model_version FROM models WHERE is_current")[1][0][0]
+        # thresholds at the ninth decile of each label's scores: most stored labels fall below theirs
+        deciles = warehouse.query("SELECT label, quantile_cont(score, 0.9) FROM predictions GROUP BY label")[1]
+        warehouse.register_model(version, "zero-shot", None, dict(deciles))
+        warehouse.publish()
+    return day_warehouse
+
+
+def _appendix(markdown: str) -> dict[str, str]:
+    """The appendix's queries by their titles, as the report prints them."""
+    return dict(re.findall(r"^\*\*([^\n]+)\*\*\n\n```sql\n(.*?)\n```", markdown, flags=re.S | re.M))
+
+
+def _part(markdown: str, heading: str) -> str:
+    return markdown.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
+def _table(part: str) -> list[list[str]]:
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in part.splitlines() if line.startswith("|")]
+    return rows[2:]  # the header and its rule
+
+
+def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_warehouse: Path, tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    names = {label.id: label.name for label in taxonomy.labels}
+    with open_for_reading(year_warehouse) as warehouse:
+        html_path = write_report(warehouse, taxonomy, "2026-05", tmp_path / "out")
+        markdown = (tmp_path / "out" / "report.md").read_text()
+        queries = _appendix(markdown)
+        assert len(queries) == len(report_queries(parse_month("2026-05"), taxonomy.survey_arxiv_id))
+
+        def run(title_start: str) -> list[tuple]:
+            [sql] = [sql for title, sql in queries.items() if title.startswith(title_start)]
+            return warehouse.query(sql)[1]
+
+        [(starts, ends)] = run("The warehouse's history")
+        headline = {month: (screened, av) for month, screened, av in run("Papers screened")}
+        labels = {(month, label): papers for month, label, papers in run("Papers per subsection")}
+        candidates = {(label, arxiv_id): score for label, arxiv_id, _, _, score, _ in run("Candidates")}
+        thresholds = dict(warehouse.query("SELECT label, threshold FROM label_thresholds")[1])
+    checked = 0
+    assert str(starts) == "2025-05-01" and str(ends) == "2026-05-29"
+    assert "no history" not in markdown and "n/a" not in markdown and "History starts" not in markdown
+    screened, audio_visual = headline["2026-05"]
+    previous, year_ago = headline["2026-04"][1], headline["2025-05"][1]
+    assert f"- **{screened}** papers screened\n- **{audio_visual}** audio-visual papers" in markdown
+    assert f"- **{audio_visual / screened:.1%}** share of the stream" in markdown
+    assert f"- **{(audio_visual - previous) / previous:+.0%}** audio-visual vs 2026-04" in markdown
+    assert f"- **{(audio_visual - year_ago) / year_ago:+.0%}** audio-visual vs 2025-05" in markdown
+    trailing = [f"{month_offset(parse_month('2026-05'), offset):%Y-%m}" for offset in range(-11, 0)]
+    growth = _table(_part(markdown, "What grew: sections and subsections"))
+    assert growth
+    by_name = {name: label for label, name in names.items()}
+    for name, now, average, change in growth:
+        label = by_name[name]
+        before = sum(labels.get((month, label), 0) for month in trailing) / 11
+        assert (now, average) == (str(labels.get(("2026-05", label), 0)), f"{before:.1f}")
+        assert change == (f"{(int(now) - before) / before:+.0%}" if before else "new")
+    techniques = _table(_part(markdown, "Technique trends"))
+    assert techniques
+    for name, in_april, in_may, in_year in techniques:
+        label = by_name[name]
+        assert (in_april, in_may) == (str(labels.get(("2026-04", label), 0)), str(labels.get(("2026-05", label), 0)))
+        assert in_year == str(sum(labels.get((month, label), 0) for month in [*trailing, "2026-05"]))
+    topics = _part(markdown, "Emerging topics").split("\n### ")[1:]
+    assert topics
+    for topic in topics:  # a topic's count is the papers it lists
+        count = int(re.search(r"(\d+) papers; earlier: ", topic)[1])
+        assert count == len(re.findall(r"^- \[", topic, flags=re.M))
+    for block in _part(markdown, "Papers the survey should add").split("\n### ")[1:]:
+        label = by_name[block.splitlines()[0]]
+        for arxiv_id, score in re.findall(r"https://arxiv.org/abs/([\w.]+)\) [\w.]+, score ([\d.]+)", block):
+            assert f"{candidates[label, arxiv_id]:.2f}" == score
+            assert candidates[label, arxiv_id] >= thresholds[label]  # never a label below its threshold
+            checked += 1
+    assert checked
+    assert len(re.findall(r"data:image/png;base64,", html_path.read_text())) == 3
 
 
 def test_methods_note_quotes_the_current_models_cross_validated_figures(day_warehouse: Path, tmp_path: Path) -> None:
@@ -89,9 +201,9 @@ CHROMIUM_FLAGS = [
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 @pytest.mark.slow  # drives a browser
-def test_report_renders_with_its_charts_in_a_real_browser(day_warehouse: Path, tmp_path: Path) -> None:
+def test_report_renders_with_its_charts_in_a_real_browser(year_warehouse: Path, tmp_path: Path) -> None:
     taxonomy = load_taxonomy(get_settings().taxonomy_file)
-    with open_for_reading(day_warehouse) as warehouse:
+    with open_for_reading(year_warehouse) as warehouse:
         html_path = write_report(warehouse, taxonomy, "2026-05", tmp_path / "out")
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
     dom = subprocess.run(
