@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from avi_radar.cli import main
 from core.settings import get_settings
-from tests.conftest import SHARED
+from extract.dumps import record_from_corpus_row
+from tests.conftest import SHARED, TEST_DAY
 from warehouse.db import Warehouse
 
 
@@ -88,23 +91,56 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
     )
 
 
-@pytest.mark.slow  # trains, runs the nightly flow and writes a report
-def test_demo_on_a_fresh_machine_trains_ingests_and_reports(
-    small_shared: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+@pytest.mark.slow  # trains, imports, runs the nightly flow and writes a report, twice
+def test_demo_on_a_fresh_machine_trains_backfills_ingests_and_reports(
+    small_shared: Path, two_days_rows: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # the README's main command from a home with no model; the demo points the flow at its own mirror
     # whatever the environment says, and leaves the environment as it found it
     monkeypatch.setenv("AVI_ARXIV_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AVI_REQUEST_DELAY_S", "3")
     monkeypatch.setenv("AVI_TRAIN_CV_FOLDS", "0")  # the training itself, without its cross-validated figures
-    assert main(["demo", "--since", "2026-05-05", "--until", "2026-05-05"]) == 0
+    # a small corpus in place of the real one: the labeled papers' rows, a sample of two earlier months and the
+    # test days
+    labeled = {json.loads(line)["arxiv_id"] for line in (small_shared / "labels" / "train.jsonl").open()}
+    rows = [*two_days_rows]
+    for path in sorted((SHARED / "corpus").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle):
+                row = json.loads(line)
+                earlier = row.get("announced") or ""
+                if row["arxiv_id"] in labeled or (earlier[:7] in ("2025-11", "2026-04") and number % 60 == 0):
+                    rows.append(row)
+    (small_shared / "corpus").unlink()
+    (small_shared / "corpus").mkdir()
+    with gzip.open(small_shared / "corpus" / "sample.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    configured = set(get_settings().categories)
+    records = [record for record in map(record_from_corpus_row, rows) if record]
+    backfilled = {
+        record.arxiv_id
+        for record in records
+        if date(2025, 5, 1) <= record.published.date() < date.fromisoformat(TEST_DAY)
+        and (not record.categories or configured & set(record.categories))
+    }
+    night = {row["arxiv_id"] for row in two_days_rows if row["announced"] == TEST_DAY}
+    assert main(["demo", "--since", TEST_DAY, "--until", TEST_DAY]) == 0
     assert os.environ["AVI_ARXIV_URL"] == "http://127.0.0.1:9" and get_settings().arxiv_url == "http://127.0.0.1:9"
     out = capsys.readouterr().out
     assert "it is now the current model" in out and "report for 2026-05 written to" in out
+    assert "backfilling papers submitted 2025-05-01..2026-05-04" in out and "avi explain ARXIV_ID" in out
     settings = get_settings()
     assert (settings.reports_dir / "2026-05" / "report.html").stat().st_size > 10_000
-    assert main(["sql", "SELECT count(*) AS n FROM papers", "--format", "csv"]) == 0
-    assert int(capsys.readouterr().out.splitlines()[1]) > 100
+    assert main(["sql", "SELECT arxiv_id, published::DATE::VARCHAR AS day FROM papers", "--format", "json"]) == 0
+    papers = json.loads(capsys.readouterr().out)
+    assert {paper["arxiv_id"] for paper in papers if paper["day"] < TEST_DAY} == backfilled
+    assert {paper["arxiv_id"] for paper in papers if paper["day"] >= TEST_DAY} <= night  # NEXT_DAY is not a night
+    # a second demo trains nothing, reads no corpus line again and finds nothing new
+    assert main(["demo", "--since", TEST_DAY, "--until", TEST_DAY]) == 0
+    out = capsys.readouterr().out
+    assert "step 1 of 4" not in out and "report for 2026-05 written to" in out
+    imported = json.loads(next(line for line in out.splitlines() if line.startswith('{"run_id"')))
+    assert (imported["n_harvested"], imported["n_new"]) == (0, 0)
     assert main(["models"]) == 0
     assert "*" in capsys.readouterr().out
 

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from avi_radar.commands.common import existing_paths, parse_date, prepare_prefect
@@ -131,8 +131,28 @@ def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEMO_MONTH = "2026-05"
+DEMO_HISTORY_MONTHS = 12  # backfilled before the report's month: what its comparisons and trends need
+
+
+def demo_plan(month: str, since: date | None, until: date | None) -> tuple[date, date, date, date]:
+    """The demo's dates: (first day backfilled, last day backfilled, first night, last night). The nights are
+    the month's last week unless ``since``/``until`` choose them; the backfill is the twelve months before the
+    month and the days of the month before the first night, so the report sees a whole month and a year."""
+    from reports.queries import month_offset, parse_month
+
+    first_day = parse_month(f"{since:%Y-%m}" if since else month)
+    month_end = month_offset(first_day, 1) - timedelta(days=1)
+    nights_until = until or (since if since else month_end)
+    nights_since = since or nights_until - timedelta(days=6)
+    if nights_since > nights_until:
+        raise ValueError(f"the demo's nights start {nights_since} after they end {nights_until}")
+    return month_offset(first_day, -DEMO_HISTORY_MONTHS), nights_since - timedelta(days=1), nights_since, nights_until
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Mirror the shared corpus, train if needed, ingest a week of May 2026 and write its report."""
+    """Train if needed, backfill the year before the month from the shared corpus, run the nightly flow
+    through the local mirror for the month's last week, write the month's report, say where everything is."""
     from avi_radar.cli import build_parser
     from avi_radar.commands.model import cmd_train
     from avi_radar.commands.warehouse import cmd_report
@@ -141,9 +161,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
+    backfill_since, backfill_until, nights_since, nights_until = demo_plan(args.month, args.since, args.until)
+    month = f"{nights_since:%Y-%m}"
     parser = build_parser()  # each step runs exactly as its own command would, with that command's defaults
+    started = time.monotonic()
     if current_version(settings.models_dir) is None:
+        print("avi demo: step 1 of 4, training the classifier on the shared labels (first run only)")
         cmd_train(parser.parse_args(["train"]), settings)
+    print(f"avi demo: step 2 of 4, backfilling papers submitted {backfill_since}..{backfill_until} from the corpus")
+    corpus = [str(path) for path in settings.default_corpus]
+    if cmd_import(
+        parser.parse_args(["import", "--since", f"{backfill_since}", "--until", f"{backfill_until}", *corpus]), settings
+    ):
+        return 1
+    print(f"avi demo: step 3 of 4, the nightly flow for {nights_since}..{nights_until} through the local arXiv mirror")
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
     server.start_in_thread()
     try:
@@ -152,13 +183,39 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         hub = settings.hub_readme or settings.shared_dir / "fixtures" / "hub" / "README.md"
         overrides = {"hub_readme": hub} if hub.exists() else {}
         with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0, **overrides) as demo_settings:
-            window = ["--since", f"{args.since:%Y-%m-%d}", "--until", f"{args.until:%Y-%m-%d}"]
-            if cmd_ingest(parser.parse_args(["ingest", *window]), demo_settings):
+            if cmd_ingest(
+                parser.parse_args(["ingest", "--since", f"{nights_since}", "--until", f"{nights_until}"]), demo_settings
+            ):
                 return 1
-            cmd_report(parser.parse_args(["report", "--month", f"{args.since:%Y-%m}"]), demo_settings)
+            print(f"avi demo: step 4 of 4, the report for {month}")
+            cmd_report(parser.parse_args(["report", "--month", month]), demo_settings)
     finally:
         server.shutdown()
+    _print_demo_guide(settings, month, time.monotonic() - started)
     return 0
+
+
+def _print_demo_guide(settings: Settings, month: str, seconds: float) -> None:
+    """Where the demo left each artefact, and what to try next."""
+    from warehouse.db import published_path
+
+    digests = sorted(settings.digests_dir.glob("*.md"))
+    digest = str(digests[-1]) if digests else "none: no night found new audio-visual papers"
+    lines = [
+        f"avi demo: done in {seconds:.0f} s. What it left:",
+        f"  report           {settings.reports_dir / month / 'report.html'} (and report.md, the charts, hub-patch/)",
+        f"  warehouse        {settings.db_path} (written by the flows; analysts open the published copy)",
+        f"  published copy   {published_path(settings.db_path)}",
+        f"  latest digest    {digest}",
+        f"  feeds            {settings.feeds_dir}",
+        "Next, try:",
+        '  avi sql "SELECT section, count(*) AS papers FROM paper_sections GROUP BY ALL ORDER BY papers DESC"',
+        f"  avi sql \"SELECT * FROM label_trends WHERE month = DATE '{month}-01' ORDER BY papers DESC LIMIT 10\"",
+        "  avi explain ARXIV_ID     (why a paper got its labels)",
+        "  avi label                (the papers the model is least sure of; your decisions train the next model)",
+        '  avi search "talking head generation"',
+    ]
+    print("\n".join(lines))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -211,7 +268,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     reclassify.add_argument("--model", help="registered version to use and make current (default: current)")
     reclassify.set_defaults(handler=cmd_reclassify)
 
-    demo = commands.add_parser("demo", help="mirror shared/, ingest a week, write its report")
-    demo.add_argument("--since", type=parse_date, default=date(2026, 5, 4))
-    demo.add_argument("--until", type=parse_date, default=date(2026, 5, 8))
+    demo = commands.add_parser(
+        "demo", help="train, backfill a year from shared/, run a week's nights through the mirror, write the report"
+    )
+    demo.add_argument("--month", default=DEMO_MONTH, help=f"the report's month, YYYY-MM (default {DEMO_MONTH})")
+    demo.add_argument("--since", type=parse_date, help="first night (default: the month's last week)")
+    demo.add_argument("--until", type=parse_date, help="last night (default: the month's last day)")
     demo.set_defaults(handler=cmd_demo)
