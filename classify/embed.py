@@ -132,14 +132,15 @@ class SentenceEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (unit length, float32, in their order); a progress bar shows for long lists."""
         import torch
-        from tqdm import tqdm
+
+        from core.progress import progress_bar
 
         vectors = np.zeros((len(texts), 384), dtype=np.float32)
         longest_first = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
         encoder = self.model[0].auto_model
         starts = range(0, len(texts), self.batch_size)
         with torch.inference_mode():
-            for start in tqdm(starts, desc="embed", unit="batch", disable=len(texts) <= 500):
+            for start in progress_bar(starts, desc="embed", unit="batch", small=len(texts) <= 500):
                 rows = longest_first[start : start + self.batch_size]
                 features = self.model.tokenizer(
                     [texts[row].strip() for row in rows],

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         return self.home_dir / "avi.duckdb"
 
     @property
+    def logs_dir(self) -> Path:
+        """Where the log lines go while progress bars show on a terminal (``avi.log``)."""
+        return self._subdir("logs")
+
+    @property
     def pdf_dir(self) -> Path:
         """Cache of downloaded PDFs."""
         return self._subdir("pdf")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
+from core.progress import progress_bar
 from core.records import PaperRecord, Rejected
 from core.settings import get_settings
 from extract.dumps import read_dump
@@ -44,7 +45,7 @@ def backfill(
         counts = report.counts
         counts.update(n_harvested=0, n_new=0, n_updated=0, n_rejected=0)
         with report.timed("load"):
-            progress = tqdm(desc="import", unit="line")
+            progress = progress_bar(desc="import", unit="line")
             window = SubmissionWindow(since, until)
             for path in paths:
                 _load_file(

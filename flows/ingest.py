@@ -26,10 +26,10 @@ import requests
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
-from tqdm import tqdm
 
 from classify.registry import active_model
 from classify.taxonomy import load_taxonomy
+from core.progress import progress_bar
 from core.records import Extraction, PaperRecord
 from core.settings import Settings, get_settings
 from extract.arxiv_client import ArxivHarvester
@@ -79,7 +79,7 @@ def download_pdfs(settings: Settings, wanted: list[tuple[str, int]]) -> list[tup
     session = polite_session(settings.arxiv_access, arxiv_gate(settings))
     with ThreadPoolExecutor(max_workers=settings.pdf_workers) as pool:
         results = pool.map(lambda item: (item[0], _download(settings, session, *item)), wanted)
-        return list(tqdm(results, total=len(wanted), desc="pdf download", unit="pdf", disable=not wanted))
+        return list(progress_bar(results, total=len(wanted), desc="pdf download", unit="pdf", small=not wanted))
 
 
 @task(cache_policy=NO_CACHE)
@@ -105,12 +105,12 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
     files = [(arxiv_id, result) for arxiv_id, result in downloads if isinstance(result, Path)]
     chunks = [files[start : start + EXTRACT_CHUNK] for start in range(0, len(files), EXTRACT_CHUNK)]
     read = failed = 0
-    for future in tqdm(
+    for future in progress_bar(
         extract_pdfs.map(unmapped(settings), chunks),
         total=len(chunks),
         desc="pdf text",
         unit="chunk",
-        disable=len(chunks) <= 1,
+        small=len(chunks) <= 1,
     ):
         outcomes += future.result()
     for arxiv_id, extraction in outcomes:

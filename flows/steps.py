@@ -12,7 +12,6 @@ import numpy as np
 from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from tqdm import tqdm
 
 from classify.embed import default_embedder
 from classify.labels import paper_text
@@ -20,6 +19,7 @@ from classify.model import EmbeddingBasedClassifier
 from classify.registry import load_classifier, registered_model
 from classify.screen import Screening
 from classify.taxonomy import load_taxonomy
+from core.progress import progress_bar
 from core.settings import Settings
 from extract.mentions import MentionDictionary, find_mentions
 from flows.alerts import post_message
@@ -77,7 +77,7 @@ def classify_papers(warehouse: Warehouse, settings: Settings, version: str, kind
     classifier = load_classifier(settings.models_dir, taxonomy, embedder, version)
     id_batches = [pending[start : start + EMBED_BATCH] for start in range(0, len(pending), EMBED_BATCH)]
     classified = relevant = screened = 0
-    progress = tqdm(total=len(pending), desc="classify", unit="paper", disable=len(id_batches) <= 1)
+    progress = progress_bar(total=len(pending), desc="classify", unit="paper", small=len(id_batches) <= 1)
     for batch, texts, screening, future in _embedded(settings, warehouse, classifier, id_batches):
         progress.update(len(batch))
         screened += int((~screening.kept).sum())

@@ -5,19 +5,30 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from datetime import date
 from pathlib import Path
 
+import yaml
+
+from core.progress import file_logging_config, on_terminal
 from core.settings import Settings
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def prepare_prefect(settings: Settings) -> None:
-    """Keep Prefect's state under AVI_HOME and its analytics off, unless the operator chose otherwise."""
+    """Keep Prefect's state under AVI_HOME and its analytics off, unless the operator chose otherwise; on a
+    terminal, send the log lines to ``AVI_HOME/logs/avi.log`` so that they do not cut the progress bars."""
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if on_terminal() and "PREFECT_LOGGING_SETTINGS_PATH" not in os.environ:
+        log_file = settings.logs_dir / "avi.log"
+        config = settings.logs_dir / "logging.yml"
+        config.write_text(yaml.safe_dump(file_logging_config(log_file)), encoding="utf-8")
+        os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(config)
+        print(f"avi: progress shows here; log lines go to {log_file} (warnings show here too)", file=sys.stderr)
 
 
 def parse_date(text: str) -> date:
