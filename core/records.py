@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+ARXIV_FIRST_DAY = date(1991, 8, 14)  # the first paper's day: an open window's start
+
 
 @dataclass(frozen=True)
 class PaperRecord:

@@ -13,10 +13,11 @@ import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from classify.taxonomy import Taxonomy, is_task_label, section_of
+from core.records import ARXIV_FIRST_DAY
 from reports.text import first_sentence
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -133,7 +134,7 @@ def atom_feed(papers: Sequence[DigestPaper], taxonomy: Taxonomy, name: str, titl
     feed = ElementTree.Element(f"{{{ATOM}}}feed")
     add(feed, "id", f"urn:avi-radar:{taxonomy.fingerprint}:{name}")
     add(feed, "title", f"{taxonomy.title}: {title}")
-    newest = max((paper.updated for paper in papers), default=datetime(1991, 8, 14))
+    newest = max((paper.updated for paper in papers), default=datetime.combine(ARXIV_FIRST_DAY, time()))
     add(feed, "updated", f"{newest:%Y-%m-%dT%H:%M:%SZ}")
     add(add(feed, "author"), "name", "avi-radar")
     add(feed, "generator", "avi-radar")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from avi_radar.commands.common import MONTH, existing_paths, parse_date
+from core.records import ARXIV_FIRST_DAY
 from core.settings import Settings
 from reports.hub import DEFAULT_MIN_SCORE
 
@@ -20,7 +21,7 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
     hub = read_hub(existing_paths([args.hub])[0], taxonomy)
-    since, until = args.since or date(1991, 8, 14), args.until or datetime.now(UTC).date()  # arXiv's first day
+    since, until = args.since or ARXIV_FIRST_DAY, args.until or datetime.now(UTC).date()
     out_dir = Path(args.out) if args.out else settings.hub_patch_dir
     with open_for_reading(settings.db_path) as warehouse:
         patch = write_hub_patch(warehouse, taxonomy, hub, since, until, args.min_score, out_dir)
