@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -59,6 +60,34 @@ class Round:
         return not self.differences
 
 
+def run_avi(
+    arguments: list[str],
+    env: dict[str, str],
+    kill_when: Callable[[list[str]], bool] | None = None,
+    limit_s: float = RUN_LIMIT_S,
+) -> tuple[int, list[str]]:
+    """`avi ARGUMENTS` in a child process, ``env`` over this process's environment; SIGKILLed as soon as
+    ``kill_when`` holds for the lines it has logged so far, or when ``limit_s`` has passed. Returns its exit code
+    (negative: the signal that ended it) and the lines it logged."""
+    process = subprocess.Popen(
+        [str(AVI), *arguments],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + limit_s
+    for line in process.stdout:
+        lines.append(line)
+        if (kill_when is not None and kill_when(lines)) or time.monotonic() > deadline:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(60)
+    process.stdout.close()
+    return process.returncode, lines
+
+
 def ingest(
     home: Path, mirror_url: str, window: tuple[date, date], env: dict, kill_after_lines: int | None = None
 ) -> tuple[int, list[str]]:
@@ -67,23 +96,11 @@ def ingest(
     embedding cache and the machine's load would shift. Returns its exit code (negative: the signal that
     ended it) and the lines it logged."""
     since, until = (day.isoformat() for day in window)
-    process = subprocess.Popen(
-        [str(AVI), "ingest", "--since", since, "--until", until],
-        env={**os.environ, **env, "AVI_HOME": str(home), "AVI_ARXIV_URL": mirror_url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return run_avi(
+        ["ingest", "--since", since, "--until", until],
+        {**env, "AVI_HOME": str(home), "AVI_ARXIV_URL": mirror_url},
+        (lambda lines: len(lines) == kill_after_lines) if kill_after_lines else None,
     )
-    lines: list[str] = []
-    deadline = time.monotonic() + RUN_LIMIT_S
-    for line in process.stdout:
-        lines.append(line)
-        if len(lines) == kill_after_lines or time.monotonic() > deadline:
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait(60)
-    process.stdout.close()
-    return process.returncode, lines
 
 
 def warehouse_state(home: Path) -> dict[str, list]:

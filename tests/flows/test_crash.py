@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from avi_radar.soak import run_avi
 from tests.conftest import TEST_DAY
 from warehouse.db import Warehouse
 
@@ -19,7 +16,6 @@ pytestmark = pytest.mark.slow  # kills `avi ingest` and `avi import` processes
 
 IMPORT_BATCH = 50  # dump lines per transaction of `avi import`: several batches in a small file
 
-AVI = Path(sys.executable).parent / "avi"
 STATE = {
     "papers": "SELECT arxiv_id, version, title, abstract, authors, categories, published, content_hash FROM papers",
     "labels": "SELECT arxiv_id, label, model_version FROM predictions",
@@ -47,28 +43,19 @@ def _avi(
     # one embedding cache for the clean run and the crashed ones: bf16 embeddings of a text vary slightly with
     # the batch it was computed in, and this test is about the pipeline, not about that
     env = {
-        **os.environ,
         "AVI_HOME": str(home),
         "AVI_ARXIV_URL": mirror,
         "PREFECT_API_URL": PREFECT_API_URL.value(),
         "AVI_EMBEDDING_CACHE": str(cache),
         "AVI_IMPORT_BATCH": str(IMPORT_BATCH),
     }
-    process = subprocess.Popen([AVI, *arguments], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 300
-    seen, output = 0, []
-    for line in process.stdout:
-        output.append(line)
-        seen += bool(kill_after and kill_after in line)
-        if kill_after and seen == times:
-            os.kill(process.pid, signal.SIGKILL)
-            break
-        if time.monotonic() > deadline:
-            break
-    process.wait(60)
-    process.stdout.close()
-    print(f"avi {' '.join(arguments)} -> {process.returncode}", *output[-40:], sep="\n")  # shown when a test fails
-    return process.returncode
+
+    def killed_now(lines: list[str]) -> bool:
+        return sum(kill_after in line for line in lines) == times
+
+    returncode, output = run_avi(arguments, env, killed_now if kill_after else None, limit_s=300)
+    print(f"avi {' '.join(arguments)} -> {returncode}", *output[-40:], sep="\n")  # shown when a test fails
+    return returncode
 
 
 def _ingest(home: Path, mirror: str, cache: Path, kill_after: str | None = None) -> int:
