@@ -48,22 +48,25 @@ class History:
 
     def held_days(self, month: str) -> tuple[date, date] | None:
         """The first and last day of ``month`` inside the history, or None when it holds none of them."""
-        first = parse_month(month)
-        last = month_offset(first, 1) - timedelta(days=1)
+        first, last = _month_days(month)
         if self.starts is None or self.ends is None or self.starts > last or self.ends < first:
             return None
         return max(first, self.starts), min(last, self.ends)
 
     def holds(self, month: str) -> bool:
         """Whether the whole of ``month`` is held (give or take a weekend at either edge)."""
-        held = self.held_days(month)
-        first = parse_month(month)
-        last = month_offset(first, 1) - timedelta(days=1)
+        held, (first, last) = self.held_days(month), _month_days(month)
         return held is not None and (held[0] - first).days <= EDGE_DAYS and (last - held[1]).days <= EDGE_DAYS
 
-    def starts_after(self, month: str) -> str:
-        """Why ``month`` cannot be compared with: the history's start, in words."""
+    @property
+    def start_in_words(self) -> str:
+        """Where the history starts, as the report says it when a comparison has none."""
         return f"history starts {self.starts}" if self.starts else "the warehouse holds no papers"
+
+
+def _month_days(month: str) -> tuple[date, date]:
+    first = parse_month(month)
+    return first, month_offset(first, 1) - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -174,16 +177,14 @@ def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool)
     history, notes = context.history, []
     held = history.held_days(context.this)
     if held is None:
-        notes.append(
-            f"The warehouse holds no papers submitted in {context.this} ({history.starts_after(context.this)})."
-        )
+        notes.append(f"The warehouse holds no papers submitted in {context.this} ({history.start_in_words}).")
     elif not history.holds(context.this):
         notes.append(
             f"The warehouse holds this month's papers submitted {held[0]} to {held[1]} only: its counts are partial."
         )
     missing = [month for month, absent in ((context.previous, no_previous), (context.year_ago, no_year_ago)) if absent]
     if missing:
-        notes.append(f"{history.starts_after(context.this).capitalize()}: no comparison with {' or '.join(missing)}.")
+        notes.append(f"{history.start_in_words.capitalize()}: no comparison with {' or '.join(missing)}.")
     return [Paragraph(" ".join(notes))] if notes else []
 
 
@@ -210,7 +211,7 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
         parts.append(
             Paragraph(
                 f"Growth is measured against the monthly average of the {TRAILING_MONTHS} months before; the "
-                f"warehouse holds {len(held)} of them whole ({context.history.starts_after(this)})"
+                f"warehouse holds {len(held)} of them whole ({context.history.start_in_words})"
                 + (", so the averages are over those." if held else ": no growth to measure.")
             )
         )
@@ -296,7 +297,7 @@ def _new_mentions(context: ReportContext) -> list:
             heading,
             Paragraph(
                 "A name counts as new when no paper of the twelve months before named it; the warehouse does not hold "
-                f"them ({context.history.starts_after(context.this)}), so no name is called new this month."
+                f"them ({context.history.start_in_words}), so no name is called new this month."
             ),
         ]
     if not context.rows["new_mentions"]:
@@ -334,11 +335,7 @@ def _emerging_topics(context: ReportContext) -> list:
             f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by the terms each "
             "cluster uses far more than this month's audio-visual papers as a whole; 'earlier' counts similar "
             "low-fit papers of the three months before and the three before those"
-            + (
-                "."
-                if six_months_held
-                else f", which the warehouse does not hold ({context.history.starts_after(context.this)})."
-            )
+            + ("." if six_months_held else f", which the warehouse does not hold ({context.history.start_in_words}).")
         ),
     ]
     for topic in topics:
