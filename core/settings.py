@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         " stored figures, at no extra cost); below 2: 5 for it, and no measurement for embedding-logreg.",
     )
     pdf_workers: int = Field(default=2, description="Parallel PDF downloads and extraction processes.")
+    texts_per_run: int = Field(
+        default=300,
+        ge=1,
+        description="PDFs an ingest run reads at most, newest papers first: a backfill's audio-visual papers are "
+        "read over the next nights, each night bounded (300 at arXiv's 3 s a request: 15 minutes).",
+    )
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")
     pdf_timeout_s: float = Field(default=60.0, description="Time limit for reading one PDF.")

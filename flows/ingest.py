@@ -93,12 +93,13 @@ def extract_pdfs(settings: Settings, files: list[tuple[str, Path]]) -> list[tupl
 
 
 def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, run_id: int) -> tuple[int, int]:
-    """Download and read the PDFs of relevant papers that have no text yet; returns (read, failed).
+    """Download and read the PDFs of relevant papers that have no text yet, the newest ``AVI_TEXTS_PER_RUN`` of
+    them (a backfill's are read over the next runs); returns (read, failed).
 
     Papers without readable text get their mentions from the abstract.
     """
     logger = get_run_logger()
-    wanted = warehouse.papers_needing_text(model_version)
+    wanted = warehouse.papers_needing_text(model_version, settings.texts_per_run)
     versions = dict(wanted)
     downloads = download_pdfs(settings, wanted)
     outcomes = [(arxiv_id, result) for arxiv_id, result in downloads if isinstance(result, Extraction)]
@@ -122,6 +123,9 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
             logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
     mention_abstracts(warehouse, model_version)
     logger.info("texts: %d read, %d failed", read, failed)
+    waiting = len(warehouse.papers_needing_text(model_version))
+    if waiting:
+        logger.info("%d audio-visual papers still wait for their text: the next runs read them", waiting)
     return read, failed
 
 

@@ -393,8 +393,9 @@ class Warehouse:
         return embedded, papers
 
     # -- full text --------------------------------------------------------------------------------
-    def papers_needing_text(self, model_version: str) -> list[tuple[str, int]]:
-        """(id, version) of audio-visual papers without text for their version, or whose download failed before."""
+    def papers_needing_text(self, model_version: str, limit: int | None = None) -> list[tuple[str, int]]:
+        """(id, version) of audio-visual papers without text for their version, or whose download failed before;
+        the ``limit`` newest of them when given."""
         return [
             (row[0], int(row[1]))
             for row in self.connection.execute(
@@ -403,8 +404,9 @@ class Warehouse:
                    LEFT JOIN paper_texts t ON t.arxiv_id = p.arxiv_id AND t.version = p.version
                    WHERE c.relevance = 'av'
                      AND (t.arxiv_id IS NULL OR (t.status = 'failed' AND starts_with(t.reason, 'download:')))
-                   ORDER BY p.arxiv_id""",
-                [model_version],
+                   ORDER BY p.published DESC, p.arxiv_id
+                   LIMIT ?""",
+                [model_version, limit],
             ).fetchall()
         ]
 

@@ -78,9 +78,14 @@ def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
     assert warehouse.query("SELECT count(*) FROM predictions WHERE model_version = 'old'")[1] == [(1,)]
     assert warehouse.query("SELECT section FROM paper_sections")[1] == [("generation.joint",)]
     assert warehouse.papers_needing_text("new") == [("2605.00001", 1)]
+    older = replace(_record("2604.00001"), published=datetime(2026, 4, 1, tzinfo=UTC))
+    warehouse.upsert_papers([older], run)
+    warehouse.store_classifications("new", [Classified("2604.00001", "av", 0.7, 0.8, hash_, labels)])
+    assert warehouse.papers_needing_text("new") == [("2605.00001", 1), ("2604.00001", 1)]  # newest first
+    assert warehouse.papers_needing_text("new", limit=1) == [("2605.00001", 1)]
     warehouse.store_extraction("2605.00001", 1, Extraction("refused", "no %PDF header"), run)
     assert warehouse.query("SELECT status, reason, text FROM paper_texts")[1] == [("refused", "no %PDF header", None)]
-    assert warehouse.papers_needing_text("new") == []
+    assert warehouse.papers_needing_text("new") == [("2604.00001", 1)]
     # a new version with another text needs new labels and new text
     warehouse.upsert_papers([replace(_record("2605.00001", version=2), abstract="Changed.")], run)
     assert warehouse.papers_to_classify("new") == ["2605.00001"]
