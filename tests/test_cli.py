@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -128,18 +129,19 @@ def test_demo_on_a_fresh_machine_trains_backfills_ingests_and_reports(
     assert os.environ["AVI_ARXIV_URL"] == "http://127.0.0.1:9" and get_settings().arxiv_url == "http://127.0.0.1:9"
     out = capsys.readouterr().out
     assert "it is now the current model" in out and "report for 2026-05 written to" in out
-    assert "backfilling papers submitted 2025-05-01..2026-05-04" in out and "avi explain ARXIV_ID" in out
+    assert "backfilling papers submitted 2025-05-01..2026-05-04" in out and re.search(r"avi explain \d{4}\.\d{5} ", out)
     settings = get_settings()
     assert (settings.reports_dir / "2026-05" / "report.html").stat().st_size > 10_000
     assert main(["sql", "SELECT arxiv_id, published::DATE::VARCHAR AS day FROM papers", "--format", "json"]) == 0
     papers = json.loads(capsys.readouterr().out)
     assert {paper["arxiv_id"] for paper in papers if paper["day"] < TEST_DAY} == backfilled
     assert {paper["arxiv_id"] for paper in papers if paper["day"] >= TEST_DAY} <= night  # NEXT_DAY is not a night
-    # a second demo trains nothing, reads no corpus line again and finds nothing new
+    # a second demo trains nothing, reads no corpus line again and runs no night again
     assert main(["demo", "--since", TEST_DAY, "--until", TEST_DAY]) == 0
     out = capsys.readouterr().out
     assert "step 1 of 4" not in out and "report for 2026-05 written to" in out
-    imported = json.loads(next(line for line in out.splitlines() if line.startswith('{"run_id"')))
+    assert "the nights 2026-05-05..2026-05-05 were ingested before: not again" in out
+    [imported] = [json.loads(line) for line in out.splitlines() if line.startswith('{"run_id"')]
     assert (imported["n_harvested"], imported["n_new"]) == (0, 0)
     assert main(["models"]) == 0
     assert "*" in capsys.readouterr().out

@@ -204,6 +204,14 @@ class Warehouse:
         ).fetchone()
         return row[0] if row else None
 
+    def ingested(self, since: date, until: date) -> bool:
+        """Whether one successful ingestion run loaded the whole window ``since``..``until``."""
+        rows = self.connection.execute(
+            "SELECT count(*) FROM runs WHERE flow = 'ingest' AND status = 'success' AND since <= ? AND until >= ?",
+            [since, until],
+        ).fetchall()
+        return rows[0][0] > 0
+
     # -- papers -----------------------------------------------------------------------------------
     def upsert_papers(self, records: Sequence[PaperRecord], run_id: int) -> tuple[int, int]:
         """Insert new papers and update changed ones; returns (new, updated). Unchanged rows stay as they are."""

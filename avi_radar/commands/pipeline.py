@@ -157,7 +157,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from avi_radar.commands.model import cmd_train
     from avi_radar.commands.warehouse import cmd_report
     from classify.registry import current_version
-    from mirror.server import MirrorServer, load_mirror_data
+    from warehouse.db import open_for_reading
 
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
@@ -174,31 +174,55 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         parser.parse_args(["import", "--since", f"{backfill_since}", "--until", f"{backfill_until}", *corpus]), settings
     ):
         return 1
-    print(f"avi demo: step 3 of 4, the nightly flow for {nights_since}..{nights_until} through the local arXiv mirror")
-    server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
-    server.start_in_thread()
-    try:
-        # the flow reads the process-wide settings, as it would under a scheduler: point them at the mirror
-        # and at the survey's hub README in ../shared, so the report comes with the month's hub patch
-        hub = settings.hub_readme or settings.shared_dir / "fixtures" / "hub" / "README.md"
-        overrides = {"hub_readme": hub} if hub.exists() else {}
-        with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0, **overrides) as demo_settings:
-            if cmd_ingest(
-                parser.parse_args(["ingest", "--since", f"{nights_since}", "--until", f"{nights_until}"]), demo_settings
-            ):
-                return 1
-            print(f"avi demo: step 4 of 4, the report for {month}")
-            cmd_report(parser.parse_args(["report", "--month", month]), demo_settings)
-    finally:
-        server.shutdown()
+    # the report comes with the month's hub patch: point it at the survey's hub README in ../shared
+    hub = settings.hub_readme or settings.shared_dir / "fixtures" / "hub" / "README.md"
+    overrides = {"hub_readme": hub} if hub.exists() else {}
+    with open_for_reading(settings.db_path) as warehouse:
+        nights_done = warehouse.ingested(nights_since, nights_until)
+    if nights_done:
+        print(f"avi demo: step 3 of 4, the nights {nights_since}..{nights_until} were ingested before: not again")
+    else:
+        print(f"avi demo: step 3 of 4, the nightly flow for {nights_since}..{nights_until} through the local mirror")
+        if _demo_nights(settings, nights_since, nights_until, overrides):
+            return 1
+    print(f"avi demo: step 4 of 4, the report for {month}")
+    with overridden_settings(**overrides) as report_settings:
+        cmd_report(build_parser().parse_args(["report", "--month", month]), report_settings)
     _print_demo_guide(settings, month, time.monotonic() - started)
     return 0
 
 
+def _demo_nights(settings: Settings, since: date, until: date, overrides: dict) -> int:
+    """The nightly flow for the nights ``since``..``until`` through a local mirror of the shared corpus; its
+    exit code."""
+    from avi_radar.cli import build_parser
+    from mirror.server import MirrorServer, load_mirror_data
+
+    server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
+    server.start_in_thread()
+    try:
+        # the flow reads the process-wide settings, as it would under a scheduler: point them at the mirror
+        with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0, **overrides) as night_settings:
+            return cmd_ingest(
+                build_parser().parse_args(["ingest", "--since", f"{since}", "--until", f"{until}"]), night_settings
+            )
+    finally:
+        server.shutdown()
+
+
 def _print_demo_guide(settings: Settings, month: str, seconds: float) -> None:
     """Where the demo left each artefact, and what to try next."""
-    from warehouse.db import published_path
+    from reports.queries import month_offset, parse_month
+    from warehouse.db import open_for_reading, published_path
 
+    first_day = parse_month(month)
+    with open_for_reading(settings.db_path) as warehouse:  # a real paper to explain: the month's surest one
+        surest = warehouse.query(
+            "SELECT l.arxiv_id FROM paper_labels l JOIN papers p USING (arxiv_id) WHERE l.label = 'relevance:av' "
+            "AND p.published >= ? AND p.published < ? ORDER BY l.score DESC, l.arxiv_id LIMIT 1",
+            [first_day, month_offset(first_day, 1)],
+        )[1]
+    example = surest[0][0] if surest else "ARXIV_ID"
     digests = sorted(settings.digests_dir.glob("*.md"))
     digest = str(digests[-1]) if digests else "none: no night found new audio-visual papers"
     lines = [
@@ -211,7 +235,7 @@ def _print_demo_guide(settings: Settings, month: str, seconds: float) -> None:
         "Next, try:",
         '  avi sql "SELECT section, count(*) AS papers FROM paper_sections GROUP BY ALL ORDER BY papers DESC"',
         f"  avi sql \"SELECT * FROM label_trends WHERE month = DATE '{month}-01' ORDER BY papers DESC LIMIT 10\"",
-        "  avi explain ARXIV_ID     (why a paper got its labels)",
+        f"  avi explain {example}   (why a paper got its labels)",
         "  avi label                (the papers the model is least sure of; your decisions train the next model)",
         '  avi search "talking head generation"',
     ]
