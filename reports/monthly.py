@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from classify.taxonomy import Taxonomy, is_task_label
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
 from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, write_hub_patch
-from reports.queries import LOW_FIT, month_offset, parse_month, report_queries
+from reports.queries import LOW_FIT, month_last_day, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
 from reports.text import first_sentence
 from reports.topics import find_topics
@@ -66,7 +66,7 @@ class History:
 
 def _month_days(month: str) -> tuple[date, date]:
     first = parse_month(month)
-    return first, month_offset(first, 1) - timedelta(days=1)
+    return first, month_last_day(first)
 
 
 @dataclass(frozen=True)
@@ -432,9 +432,10 @@ def write_report(
     month = parse_month(month_text)
     out_dir.mkdir(parents=True, exist_ok=True)
     queries = report_queries(month, taxonomy.survey_arxiv_id)
-    month_end = month_offset(month, 1) - timedelta(days=1)
     hub_patch = (
-        write_hub_patch(warehouse, taxonomy, hub, month, month_end, DEFAULT_MIN_SCORE, out_dir / HUB_PATCH_FOLDER)
+        write_hub_patch(
+            warehouse, taxonomy, hub, month, month_last_day(month), DEFAULT_MIN_SCORE, out_dir / HUB_PATCH_FOLDER
+        )
         if hub
         else None
     )

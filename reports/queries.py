@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 # A stretch of history ends where a week passes without a paper: weekends and holidays (arXiv announces
 # nothing for up to five days at the year's end) stay inside it, the scattered dates of old papers do not.
@@ -46,6 +46,11 @@ def month_offset(month: date, offset: int) -> date:
     """The first day of the month ``offset`` months after ``month`` (negative: before)."""
     index = month.year * 12 + month.month - 1 + offset
     return date(index // 12, index % 12 + 1, 1)
+
+
+def month_last_day(month: date) -> date:
+    """The last day of the month ``month`` lies in."""
+    return month_offset(month, 1) - timedelta(days=1)
 
 
 def report_queries(month: date, survey_arxiv_id: str | None) -> dict[str, NamedQuery]:

@@ -139,11 +139,10 @@ def demo_plan(month: str, since: date | None, until: date | None) -> tuple[date,
     """The demo's dates: (first day backfilled, last day backfilled, first night, last night). The nights are
     the month's last week unless ``since``/``until`` choose them; the backfill is the twelve months before the
     month and the days of the month before the first night, so the report sees a whole month and a year."""
-    from reports.queries import month_offset, parse_month
+    from reports.queries import month_last_day, month_offset, parse_month
 
     first_day = parse_month(f"{since:%Y-%m}" if since else month)
-    month_end = month_offset(first_day, 1) - timedelta(days=1)
-    nights_until = until or (since if since else month_end)
+    nights_until = until or since or month_last_day(first_day)
     nights_since = since or nights_until - timedelta(days=6)
     if nights_since > nights_until:
         raise ValueError(f"the demo's nights start {nights_since} after they end {nights_until}")
