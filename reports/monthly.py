@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from classify.labels import paper_text
-from classify.taxonomy import Taxonomy, is_task_label
+from classify.taxonomy import Taxonomy, is_task_label, load_taxonomy
+from core.settings import Settings
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
-from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, write_hub_patch
+from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, read_hub, write_hub_patch
 from reports.queries import LOW_FIT, month_last_day, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
 from reports.text import first_sentence
 from reports.topics import find_topics
-from warehouse.db import Warehouse
+from warehouse.db import Warehouse, open_for_reading
 
 logger = logging.getLogger(__name__)
 
@@ -468,3 +469,15 @@ def write_report(
     html_path.write_text(to_html(document), encoding="utf-8")
     logger.info("report for %s written to %s", month_text, out_dir)
     return html_path
+
+
+def write_configured_report(settings: Settings, month_text: str, out_dir: Path | None = None) -> Path:
+    """The month's report from the published warehouse as the settings configure it (their taxonomy, the hub
+    patch when ``AVI_HUB_README`` names the hub, the feeds' folder), into ``out_dir`` or
+    ``AVI_HOME/reports/YYYY-MM``; returns the path of ``report.html``."""
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    hub = read_hub(settings.hub_readme, taxonomy) if settings.hub_readme else None
+    with open_for_reading(settings.db_path) as warehouse:
+        return write_report(
+            warehouse, taxonomy, month_text, out_dir or settings.reports_dir / month_text, hub, settings.feeds_dir
+        )

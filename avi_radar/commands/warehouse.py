@@ -38,17 +38,10 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Write the monthly report."""
-    from classify.taxonomy import load_taxonomy
-    from reports.hub import read_hub
-    from reports.monthly import write_report
-    from warehouse.db import open_for_reading
+    from reports.monthly import write_configured_report
 
-    out_dir = Path(args.out) if args.out else settings.reports_dir / args.month
     started = time.monotonic()
-    with open_for_reading(settings.db_path) as warehouse:
-        taxonomy = load_taxonomy(settings.taxonomy_file)
-        hub = read_hub(settings.hub_readme, taxonomy) if settings.hub_readme else None
-        path = write_report(warehouse, taxonomy, args.month, out_dir, hub, settings.feeds_dir)
+    path = write_configured_report(settings, args.month, Path(args.out) if args.out else None)
     print(f"report for {args.month} written to {path} in {time.monotonic() - started:.1f}s")
     return 0
 
