@@ -388,6 +388,17 @@ class Warehouse:
             [list(map(float, vector)), section, section, since, since, limit],
         ).fetchall()
 
+    def surest_audio_visual(self, since: date, until: date) -> str | None:
+        """The id of the paper submitted from ``since`` to ``until`` that the current model calls audio-visual
+        with the highest score, if any."""
+        rows = self.connection.execute(
+            """SELECT l.arxiv_id FROM paper_labels l JOIN papers p USING (arxiv_id)
+               WHERE l.label = 'relevance:av' AND p.published >= ? AND p.published < ?::DATE + INTERVAL 1 DAY
+               ORDER BY l.score DESC, l.arxiv_id LIMIT 1""",
+            [since, until],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
     def paper_vector(self, arxiv_id: str) -> list[float] | None:
         """The stored vector of a paper; None when it was never embedded (or is not in the warehouse)."""
         rows = self.connection.execute("SELECT vector FROM paper_embeddings WHERE arxiv_id = ?", [arxiv_id]).fetchall()

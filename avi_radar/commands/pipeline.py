@@ -182,19 +182,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"avi demo: step 3 of 4, the nights {nights_since}..{nights_until} were ingested before: not again")
     else:
         print(f"avi demo: step 3 of 4, the nightly flow for {nights_since}..{nights_until} through the local mirror")
-        if _demo_nights(settings, nights_since, nights_until, overrides):
+        if _demo_nights(parser, settings, nights_since, nights_until, overrides):
             return 1
     print(f"avi demo: step 4 of 4, the report for {month}")
     with overridden_settings(**overrides) as report_settings:
-        cmd_report(build_parser().parse_args(["report", "--month", month]), report_settings)
+        cmd_report(parser.parse_args(["report", "--month", month]), report_settings)
     _print_demo_guide(settings, month, time.monotonic() - started)
     return 0
 
 
-def _demo_nights(settings: Settings, since: date, until: date, overrides: dict) -> int:
+def _demo_nights(parser: argparse.ArgumentParser, settings: Settings, since: date, until: date, overrides: dict) -> int:
     """The nightly flow for the nights ``since``..``until`` through a local mirror of the shared corpus; its
     exit code."""
-    from avi_radar.cli import build_parser
     from mirror.server import MirrorServer, load_mirror_data
 
     server = MirrorServer(load_mirror_data(settings.default_corpus, settings.shared_dir / "fixtures" / "pdf"))
@@ -203,7 +202,7 @@ def _demo_nights(settings: Settings, since: date, until: date, overrides: dict) 
         # the flow reads the process-wide settings, as it would under a scheduler: point them at the mirror
         with overridden_settings(arxiv_url=server.base_url, request_delay_s=0.0, **overrides) as night_settings:
             return cmd_ingest(
-                build_parser().parse_args(["ingest", "--since", f"{since}", "--until", f"{until}"]), night_settings
+                parser.parse_args(["ingest", "--since", f"{since}", "--until", f"{until}"]), night_settings
             )
     finally:
         server.shutdown()
@@ -211,17 +210,12 @@ def _demo_nights(settings: Settings, since: date, until: date, overrides: dict) 
 
 def _print_demo_guide(settings: Settings, month: str, seconds: float) -> None:
     """Where the demo left each artefact, and what to try next."""
-    from reports.queries import month_offset, parse_month
+    from reports.queries import month_last_day, parse_month
     from warehouse.db import open_for_reading, published_path
 
     first_day = parse_month(month)
-    with open_for_reading(settings.db_path) as warehouse:  # a real paper to explain: the month's surest one
-        surest = warehouse.query(
-            "SELECT l.arxiv_id FROM paper_labels l JOIN papers p USING (arxiv_id) WHERE l.label = 'relevance:av' "
-            "AND p.published >= ? AND p.published < ? ORDER BY l.score DESC, l.arxiv_id LIMIT 1",
-            [first_day, month_offset(first_day, 1)],
-        )[1]
-    example = surest[0][0] if surest else "ARXIV_ID"
+    with open_for_reading(settings.db_path) as warehouse:  # a real paper to explain
+        example = warehouse.surest_audio_visual(first_day, month_last_day(first_day)) or "ARXIV_ID"
     digests = sorted(settings.digests_dir.glob("*.md"))
     digest = str(digests[-1]) if digests else "none: no night found new audio-visual papers"
     lines = [

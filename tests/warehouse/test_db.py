@@ -83,6 +83,9 @@ def test_labels_of_the_current_model_only(warehouse: Warehouse) -> None:
     warehouse.store_classifications("new", [Classified("2604.00001", "av", 0.7, 0.8, hash_, labels)])
     assert warehouse.papers_needing_text("new") == [("2605.00001", 1), ("2604.00001", 1)]  # newest first
     assert warehouse.papers_needing_text("new", limit=1) == [("2605.00001", 1)]
+    assert warehouse.surest_audio_visual(date(2026, 5, 1), date(2026, 5, 5)) == "2605.00001"  # both ends included
+    assert warehouse.surest_audio_visual(date(2026, 4, 1), date(2026, 4, 30)) == "2604.00001"
+    assert warehouse.surest_audio_visual(date(2026, 5, 6), date(2026, 5, 31)) is None
     warehouse.store_extraction("2605.00001", 1, Extraction("refused", "no %PDF header"), run)
     assert warehouse.query("SELECT status, reason, text FROM paper_texts")[1] == [("refused", "no %PDF header", None)]
     assert warehouse.papers_needing_text("new") == [("2604.00001", 1)]
