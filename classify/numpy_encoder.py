@@ -27,6 +27,14 @@ def _layer_norm(values: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: f
     return (values - mean) / np.sqrt(variance + eps) * weight + bias
 
 
+def _dense(weights: dict[str, np.ndarray], name: str, inputs: np.ndarray) -> np.ndarray:
+    return inputs @ weights[f"{name}.weight"].T + weights[f"{name}.bias"]
+
+
+def _norm(weights: dict[str, np.ndarray], block: str, inputs: np.ndarray, eps: float) -> np.ndarray:
+    return _layer_norm(inputs, weights[f"{block}.LayerNorm.weight"], weights[f"{block}.LayerNorm.bias"], eps)
+
+
 def _gelu(values: np.ndarray) -> np.ndarray:
     from scipy.special import erf  # BERT's exact GELU, not the tanh approximation
 
@@ -85,26 +93,22 @@ class NumpyEmbedder:
             + weights["embeddings.position_embeddings.weight"][positions]
             + weights["embeddings.token_type_embeddings.weight"][0]
         )
-        hidden = _layer_norm(hidden, weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"], eps)
+        hidden = _norm(weights, "embeddings", hidden, eps)
         for layer in range(self.config["num_hidden_layers"]):
-
-            def dense(name: str, inputs: np.ndarray, layer: int = layer) -> np.ndarray:
-                prefix = f"encoder.layer.{layer}.{name}"
-                return inputs @ weights[f"{prefix}.weight"].T + weights[f"{prefix}.bias"]
-
-            def norm(name: str, inputs: np.ndarray, layer: int = layer) -> np.ndarray:
-                prefix = f"encoder.layer.{layer}.{name}.LayerNorm"
-                return _layer_norm(inputs, weights[f"{prefix}.weight"], weights[f"{prefix}.bias"], eps)
-
-            def split(values: np.ndarray) -> np.ndarray:  # (tokens, hidden) -> (heads, tokens, head size)
-                return values.reshape(len(token_ids), heads, -1).transpose(1, 0, 2)
-
-            query, key, value = (split(dense(f"attention.self.{part}", hidden)) for part in ("query", "key", "value"))
-            scores = query @ key.transpose(0, 2, 1) / np.sqrt(query.shape[-1])
+            prefix = f"encoder.layer.{layer}"
+            query, key, value = (
+                _dense(weights, f"{prefix}.attention.self.{part}", hidden)
+                .reshape(len(token_ids), heads, -1)
+                .swapaxes(0, 1)
+                for part in ("query", "key", "value")
+            )  # each (heads, tokens, head size)
+            scores = query @ key.swapaxes(1, 2) / np.sqrt(query.shape[-1])
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            context = (scores / scores.sum(axis=-1, keepdims=True)) @ value
-            context = context.transpose(1, 0, 2).reshape(len(token_ids), -1)
-            hidden = norm("attention.output", dense("attention.output.dense", context) + hidden)
-            expanded = _gelu(dense("intermediate.dense", hidden))
-            hidden = norm("output", dense("output.dense", expanded) + hidden)
+            context = ((scores / scores.sum(axis=-1, keepdims=True)) @ value).swapaxes(0, 1).reshape(len(token_ids), -1)
+            attended = _dense(weights, f"{prefix}.attention.output.dense", context) + hidden
+            hidden = _norm(weights, f"{prefix}.attention.output", attended, eps)
+            expanded = _gelu(_dense(weights, f"{prefix}.intermediate.dense", hidden))
+            hidden = _norm(
+                weights, f"{prefix}.output", _dense(weights, f"{prefix}.output.dense", expanded) + hidden, eps
+            )
         return hidden
