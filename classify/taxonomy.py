@@ -68,6 +68,11 @@ class Taxonomy:
     def by_id(self) -> dict[str, Label]:
         return {label.id: label for label in self.labels}
 
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Each label's display name by its id."""
+        return {label.id: label.name for label in self.labels}
+
     @property
     def label_ids(self) -> list[str]:
         """Every label id except ``none``."""

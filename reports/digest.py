@@ -84,7 +84,7 @@ def _grouped(papers: Sequence[DigestPaper], taxonomy: Taxonomy) -> dict[str, dic
 
 def digest_markdown(papers: Sequence[DigestPaper], taxonomy: Taxonomy, since: date, until: date) -> str:
     """The digest as Markdown: the window's papers by section and subsection, with scores and one line each."""
-    names = {label.id: label.name for label in taxonomy.labels}
+    names = taxonomy.names
     window = f"{since}" if since == until else f"{since} to {until}"
     out = [f"# New audio-visual papers, {window}", "", f"{len(papers)} papers for *{taxonomy.title}*.", ""]
     for section, labels in _grouped(papers, taxonomy).items():
@@ -124,7 +124,7 @@ def atom_feed(papers: Sequence[DigestPaper], taxonomy: Taxonomy, name: str, titl
     paper's newest version), link, authors, its labels as categories and its abstract as summary. The feed's
     own ``updated`` is its newest entry's, so the same papers make the same bytes."""
     ElementTree.register_namespace("", ATOM)
-    names = {label.id: label.name for label in taxonomy.labels}
+    names = taxonomy.names
 
     def add(parent: ElementTree.Element, tag: str, text: str | None = None, **attributes: str) -> ElementTree.Element:
         element = ElementTree.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)

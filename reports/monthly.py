@@ -72,7 +72,7 @@ def _month_days(month: str) -> tuple[date, date]:
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What every part of the report reads: the query rows, the months and the label names."""
+    """What every part of the report reads: the taxonomy, the query rows, the months and the history."""
 
     taxonomy: Taxonomy
     rows: dict[str, list[Any]]  # per query, its rows as named tuples of its columns
@@ -95,11 +95,6 @@ class ReportContext:
     def held_before(self) -> list[str]:
         """The trailing months the warehouse holds whole: what averages and trends are measured over."""
         return [month for month in self.months[:-1] if self.history.holds(month)]
-
-    @cached_property
-    def names(self) -> dict[str, str]:
-        """Each label's display name by its id."""
-        return {label.id: label.name for label in self.taxonomy.labels}
 
 
 def _change(now: int, before: int | None) -> str:
@@ -190,7 +185,7 @@ def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool)
 
 
 def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) -> list:
-    taxonomy, this, names, held = context.taxonomy, context.this, context.names, context.held_before
+    taxonomy, this, names, held = context.taxonomy, context.this, context.taxonomy.names, context.held_before
     section_counts = {(row.month, row.section): row.papers for row in context.rows["sections"]}
     sections = [section for section in taxonomy.sections if not section.startswith("technique.")]
 
@@ -263,7 +258,7 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
 
 
 def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]) -> list:
-    names, shown = context.names, [*context.held_before, context.this]
+    names, shown = context.taxonomy.names, [*context.held_before, context.this]
     techniques = [label.id for label in context.taxonomy.labels if label.kind == "technique"]
     technique_series = {
         names[t]: [label_counts.get((m, t), 0) for m in shown]
@@ -388,7 +383,7 @@ def _survey_update(context: ReportContext) -> list:
     for label in [label.id for label in context.taxonomy.labels if label.id in by_label]:
         ranked = rank_candidates(by_label[label], UPDATE_LIST_SIZE)
         parts += [
-            Heading(context.names[label], 3),
+            Heading(context.taxonomy.names[label], 3),
             Links(
                 [
                     (

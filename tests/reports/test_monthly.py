@@ -95,7 +95,6 @@ def _table(part: str) -> list[list[str]]:
 
 def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_warehouse: Path, tmp_path: Path) -> None:
     taxonomy = load_taxonomy(get_settings().taxonomy_file)
-    names = {label.id: label.name for label in taxonomy.labels}
     with open_for_reading(year_warehouse) as warehouse:
         html_path = write_report(warehouse, taxonomy, "2026-05", tmp_path / "out")
         markdown = (tmp_path / "out" / "report.md").read_text()
@@ -123,7 +122,7 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
     trailing = [f"{month_offset(parse_month('2026-05'), offset):%Y-%m}" for offset in range(-11, 0)]
     growth = _table(_part(markdown, "What grew: sections and subsections"))
     assert growth
-    by_name = {name: label for label, name in names.items()}
+    by_name = {name: label for label, name in taxonomy.names.items()}
     for name, now, average, change in growth:
         label = by_name[name]
         before = sum(labels.get((month, label), 0) for month in trailing) / 11
