@@ -300,8 +300,9 @@ def write_hub_patch(
     patch = build_patch(hub, taxonomy, candidates, min_score)
     how = (
         f"Audio-visual papers submitted {since} to {until} by the current model of avi-radar, each under every "
-        f"heading of a label it named with a score of at least {min_score:.2f}; {len(patch.already_listed)} "
-        "such papers the hub lists already (by arXiv id or a near-identical title) were left out."
+        f"heading of a label whose score passed the label's threshold and is at least {min_score:.2f}; "
+        f"{len(patch.already_listed)} such papers the hub lists already (by arXiv id or a near-identical title) "
+        "were left out."
     )
     query = HUB_CANDIDATES.replace("?::DATE", f"'{since}'::DATE", 1).replace("?::DATE", f"'{until}'::DATE", 1)
     write_patch(patch, pull_request_body(patch, taxonomy, how, query), out_dir)
