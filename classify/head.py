@@ -10,8 +10,11 @@ chosen on the other folds), so measuring costs nothing beyond training:
 * each label's threshold is the one that maximises its F1 on out-of-fold (blended) scores;
 * a TF-IDF + logistic regression scorer (:class:`WordScorer`) is blended in, half and half: words keep
   the exact terms embeddings blur;
-* the blended relevance probabilities are calibrated by temperature scaling on out-of-fold
-  probabilities, so a 0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
+* relevance is decided by a logistic regression stacked on the blended relevance probabilities, the
+  label scores and how often the text names each of the survey's modalities (:mod:`classify.stacking`),
+  trained on out-of-fold scores;
+* the relevance probabilities are calibrated by temperature scaling on out-of-fold probabilities, so a
+  0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
 * a words-only screen (:mod:`classify.screen`) answers ``none`` first for plainly unrelated texts, which
   are then never embedded;
 * predictions go through :func:`classify.model.build_prediction`, so a subsection implies its section
@@ -48,6 +51,7 @@ from classify.model import (
     view_folds,
 )
 from classify.screen import RelevanceScreen, Screening, screen_threshold_for
+from classify.stacking import ModalityTerms, RelevanceStacker
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
 
 logger = logging.getLogger(__name__)
@@ -77,24 +81,39 @@ class OutOfFold:
     screen: np.ndarray | None  # the screen's relevance probability (None: no screen)
     fold: np.ndarray  # the fold of each view; -1 for views every model learns from (the taxonomy's examples)
     relevance_class: np.ndarray  # gold relevance, as an index of RELEVANCE_CLASSES
-    known: np.ndarray  # whether the view's relevance is known (a technique's example: no)
+    relevance_weight: np.ndarray  # what the view counts in learning relevance (0: its relevance is not known)
+    terms: np.ndarray  # the view's modality term features (classify.stacking)
     targets: np.ndarray  # gold labels, one column per trained label
     with_abstract: np.ndarray  # the view is a paper's title and abstract
     first_view: np.ndarray  # the view is a paper's first (title and abstract when it has one): the one scored
     stream: np.ndarray  # the view is a judged stream paper's: what the nightly job meets
+
+    @property
+    def known(self) -> np.ndarray:
+        """Whether each view's relevance is known (a technique's example: no)."""
+        return self.relevance_weight > 0
 
 
 @dataclass(frozen=True)
 class Decisions:
     """What turns scores into a prediction, chosen on out-of-fold scores: each label's threshold, the
     temperature of the relevance probabilities, the screen's threshold (and the share of relevant papers it
-    loses), and the probability of ``av`` above which a paper is audio-visual (None: the likeliest class)."""
+    loses), the probability of ``av`` above which a paper is audio-visual (None: the likeliest class) and
+    the stacker that decides relevance from the blended scores (None: the blended probabilities)."""
 
     thresholds: dict[str, float]
     temperature: float
     screen_threshold: float = 0.0
     screen_loss: float = 0.0
     av_threshold: float | None = None
+    stacker: RelevanceStacker | None = None
+
+    def calibrated(self, relevance: np.ndarray, label_scores: np.ndarray, terms: np.ndarray | None) -> np.ndarray:
+        """Calibrated relevance probabilities from blended ones (rows of texts, with their label scores and
+        modality term features)."""
+        if self.stacker is not None:
+            relevance = self.stacker.probabilities(relevance, label_scores, terms)
+        return _softmax(np.log(relevance + 1e-9) / self.temperature)
 
     def relevance(self, probabilities: np.ndarray) -> int:
         """The relevance class (an index of RELEVANCE_CLASSES) of calibrated probabilities."""
@@ -178,6 +197,8 @@ PICKLED_BEFORE_THEY_EXISTED = {
     "stream_weight": 1.0,
     "learning_rate": 1e-3,
     "_out_of_fold": None,
+    "stack_relevance": False,
+    "stacker": None,
 }
 
 
@@ -209,6 +230,7 @@ class TorchHeadClassifier:
         stream_av_threshold: bool = False,
         low_confidence_weight: float = 0.5,
         stream_weight: float = 1.0,
+        stack_relevance: bool = True,
     ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -237,6 +259,8 @@ class TorchHeadClassifier:
         self.low_confidence_weight = low_confidence_weight
         self.stream_weight = stream_weight
         self.av_threshold: float | None = None
+        self.stack_relevance = stack_relevance
+        self.stacker: RelevanceStacker | None = None
         self._network = None
         self._out_of_fold: OutOfFold | None = None  # kept in memory for cross-validation, never pickled
 
@@ -316,17 +340,19 @@ class TorchHeadClassifier:
             screen=out_of_fold_screen,
             fold=fold_of,
             relevance_class=relevance,
-            known=relevance_weights > 0,
+            relevance_weight=relevance_weights,
+            terms=ModalityTerms(self.taxonomy.modalities).features(texts),
             targets=targets.astype(bool),
             with_abstract=with_abstract,
             first_view=first_view,
             stream=np.array([paper.source == JUDGED_SOURCE for paper in owners]),
         )
         decisions = self._choices(fold_of >= 0)
-        self.thresholds, self.temperature, self.av_threshold = (
+        self.thresholds, self.temperature, self.av_threshold, self.stacker = (
             decisions.thresholds,
             decisions.temperature,
             decisions.av_threshold,
+            decisions.stacker,
         )
         if self.screen is not None:
             self.screen.set_threshold(decisions.screen_threshold, decisions.screen_loss)
@@ -388,19 +414,34 @@ class TorchHeadClassifier:
             for column, label in enumerate(self.label_ids)
         }
         known = chosen_on & oof.known
-        # calibrate what is decided on: the blended probabilities, sharpened or softened as one
-        temperature = fit_temperature(np.log(oof.relevance[known] + 1e-9), oof.relevance_class[known])
+        relevance = oof.relevance[known]
+        stacker = None
+        if self.stack_relevance:
+            # learnt from the views that are scored (title and abstract when a paper has one), as papers come
+            scored = known & oof.first_view
+            stacker = RelevanceStacker(ModalityTerms(self.taxonomy.modalities)).fit(
+                oof.relevance[scored],
+                oof.label_scores[scored],
+                oof.terms[scored],
+                oof.relevance_class[scored],
+                oof.relevance_weight[scored],
+            )
+            relevance = stacker.probabilities(relevance, oof.label_scores[known], oof.terms[known])
+        # calibrate what is decided on, sharpened or softened as one
+        temperature = fit_temperature(np.log(relevance + 1e-9), oof.relevance_class[known])
         av_threshold = None
         if self.stream_av_threshold:
-            stream = known & oof.stream & oof.first_view
-            calibrated = _softmax(np.log(oof.relevance[stream] + 1e-9) / temperature)
-            av_threshold = _best_threshold(oof.relevance_class[stream] == AV, calibrated[:, AV], _AV_THRESHOLD_GRID)
+            stream = (oof.stream & oof.first_view)[known]
+            calibrated = _softmax(np.log(relevance[stream] + 1e-9) / temperature)
+            av_threshold = _best_threshold(
+                oof.relevance_class[known][stream] == AV, calibrated[:, AV], _AV_THRESHOLD_GRID
+            )
         screen_threshold = (0.0, 0.0)
         if self.screen is not None and oof.screen is not None:
             # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
             found = known & (oof.relevance_class != NONE) & (oof.relevance.argmax(axis=1) != NONE) & oof.with_abstract
             screen_threshold = screen_threshold_for(oof.screen[found], self.screen_max_loss)
-        return Decisions(thresholds, temperature, *screen_threshold, av_threshold)
+        return Decisions(thresholds, temperature, *screen_threshold, av_threshold, stacker)
 
     def cross_validated_predictions(self) -> list[Prediction]:
         """The out-of-fold prediction of every paper :meth:`fit` was given (in its order, from its title and
@@ -413,12 +454,14 @@ class TorchHeadClassifier:
         predictions: dict[int, Prediction] = {}
         for fold in range(self.folds):
             decisions = self._choices((oof.fold >= 0) & (oof.fold != fold))
-            for row in rows[oof.fold[rows] == fold]:
-                if oof.screen is not None and oof.screen[row] < decisions.screen_threshold:
+            scored = rows[oof.fold[rows] == fold]
+            if oof.screen is not None:
+                for row in scored[oof.screen[scored] < decisions.screen_threshold]:
                     predictions[row] = screened_out(1.0 - float(oof.screen[row]))
-                    continue
-                relevance = _softmax(np.log(oof.relevance[row : row + 1] + 1e-9) / decisions.temperature)[0]
-                predictions[row] = self._prediction(relevance, oof.label_scores[row], decisions)
+                scored = scored[oof.screen[scored] >= decisions.screen_threshold]
+            relevance = decisions.calibrated(oof.relevance[scored], oof.label_scores[scored], oof.terms[scored])
+            for row, relevance_row in zip(scored, relevance, strict=True):
+                predictions[row] = self._prediction(relevance_row, oof.label_scores[row], decisions)
         return [predictions[row] for row in rows]
 
     def _build(self, dimensions: int):  # noqa: ANN202 - torch is imported lazily
@@ -585,7 +628,8 @@ class TorchHeadClassifier:
             word_relevance, word_labels = self.words.scores(texts)
             probabilities = _mix(probabilities, word_relevance, self.word_weight)
             label_scores = _mix(label_scores, word_labels, self.word_weight)
-        return _softmax(np.log(probabilities + 1e-9) / self.temperature), label_scores
+        terms = self.stacker.terms.features(texts) if self.stacker is not None else None
+        return self.decisions().calibrated(probabilities, label_scores, terms), label_scores
 
     def screening(self, texts: Sequence[str]) -> Screening:
         """Which texts must be embedded: those the screen lets through (all, without a screen)."""
@@ -623,7 +667,7 @@ class TorchHeadClassifier:
 
     def decisions(self) -> Decisions:
         """The decisions this model was trained with."""
-        return Decisions(self.thresholds, self.temperature, av_threshold=self.av_threshold)
+        return Decisions(self.thresholds, self.temperature, av_threshold=self.av_threshold, stacker=self.stacker)
 
     def _prediction(
         self, relevance_row: np.ndarray, label_row: np.ndarray, decisions: Decisions | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -63,6 +63,7 @@ class Taxonomy:
     sections: dict[str, str]
     relevance: dict[str, str]
     survey_arxiv_id: str | None = None  # the survey's own paper: never a paper it should add
+    modalities: dict[str, tuple[str, ...]] = field(default_factory=dict)  # words that name each modality
 
     @cached_property
     def by_id(self) -> dict[str, Label]:
@@ -123,6 +124,12 @@ def load_taxonomy(path: Path) -> Taxonomy:
     # a string: YAML reads an unquoted 2605.04050 as the number 2605.0405
     if survey_arxiv_id is not None and not (isinstance(survey_arxiv_id, str) and is_arxiv_id(survey_arxiv_id)):
         raise ValueError(f"{path}: survey.arxiv_id {survey_arxiv_id!r} is not an arXiv id in quotes ('2605.04045')")
+    modalities = raw.get("modalities") or {}
+    if not isinstance(modalities, dict) or not all(
+        isinstance(terms, list) and terms and all(isinstance(term, str) and term for term in terms)
+        for terms in modalities.values()
+    ):
+        raise ValueError(f"{path}: modalities must map each modality's name to a list of words that name it")
     return Taxonomy(
         path=path,
         title=survey.get("title", path.stem),
@@ -130,4 +137,5 @@ def load_taxonomy(path: Path) -> Taxonomy:
         sections=dict(raw.get("sections") or {}),
         relevance=relevance,
         survey_arxiv_id=survey_arxiv_id,
+        modalities={name: tuple(terms) for name, terms in modalities.items()},
     )

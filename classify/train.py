@@ -117,7 +117,7 @@ def measured_fit(
         head = fit_classifier(taxonomy, embedder, papers, version, setup)
         protocol = (
             f"{head.folds}-fold cross-validation over {len(papers)} labeled papers "
-            "(each fold's thresholds and temperature chosen on the other folds)"
+            "(each fold's thresholds, relevance stacker and temperature chosen on the other folds)"
         )
         return head, head.cross_validated_predictions(), protocol
     predictions = cross_validated_predictions(

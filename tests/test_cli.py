@@ -88,7 +88,7 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
         assert label_calibration["bins"] and 0 <= label_calibration["expected_calibration_error_all_scores"] < 0.2
     assert result["protocol"] == (
         f"3-fold cross-validation over {result['model']['all']['n']} labeled papers "
-        "(each fold's thresholds and temperature chosen on the other folds)"
+        "(each fold's thresholds, relevance stacker and temperature chosen on the other folds)"
     )
 
 

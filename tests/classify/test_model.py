@@ -249,3 +249,6 @@ def test_a_broken_taxonomy_file_is_refused_naming_the_file_and_the_place(tmp_pat
     broken.write_text(good.replace('hub_heading: "Video-to-Audio Generation"', "hub_heading: [a, list]"), "utf-8")
     with pytest.raises(ValueError, match="generation.cross_modal.video_to_audio has a hub_heading that is not text"):
         load_taxonomy(broken)
+    broken.write_text(good.replace("  audio: [audio,", "  audio: []\n  sound: [audio,"), "utf-8")
+    with pytest.raises(ValueError, match="modalities must map each modality's name to a list of words"):
+        load_taxonomy(broken)

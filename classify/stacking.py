@@ -1,0 +1,85 @@
+"""The relevance decision, stacked on what the head's parts say and on the words that name each modality.
+
+The head blends a network's and a word model's relevance probabilities half and half. A small logistic
+regression over those blended probabilities, the blended label scores (a paper that scores high on a task
+label is more likely audio-visual) and how often the text names each of the survey's modalities decides
+relevance better than the blend alone: the word model is linear in the words, so "names audio *and*
+names vision" is something it cannot say, and that conjunction is most of what makes a paper
+audio-visual. Trained on out-of-fold scores only, as the thresholds are (docs/classifier.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from classify.taxonomy import RELEVANCE_CLASSES
+
+
+class ModalityTerms:
+    """Counts of the words that name each modality of the survey (the taxonomy's ``modalities``)."""
+
+    def __init__(self, modalities: Mapping[str, Sequence[str]]) -> None:
+        self.modalities = {name: tuple(terms) for name, terms in modalities.items()}
+        self._patterns = [
+            re.compile(r"\b(?:" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
+            for terms in self.modalities.values()
+        ]
+
+    @property
+    def width(self) -> int:
+        """Columns of :meth:`features`: two per modality, and two for all of them together."""
+        return 2 * len(self._patterns) + (2 if self._patterns else 0)
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text: for each modality whether it is named and log(1 + times named); then the same for the
+        modality named least (whether every modality is named, and how often the rarest one is)."""
+        features = np.zeros((len(texts), self.width), dtype=np.float32)
+        if not self._patterns:
+            return features
+        counts = np.array(
+            [[len(pattern.findall(text)) for pattern in self._patterns] for text in texts], dtype=np.float32
+        )
+        counts = counts.reshape(len(texts), len(self._patterns))
+        rarest = counts.min(axis=1, keepdims=True)
+        return np.hstack([counts > 0, np.log1p(counts), rarest > 0, np.log1p(rarest)]).astype(np.float32)
+
+
+class RelevanceStacker:
+    """Relevance probabilities from blended relevance probabilities, label scores and modality terms."""
+
+    def __init__(self, terms: ModalityTerms, regularization: float = 1.0) -> None:
+        self.terms = terms
+        self.regularization = regularization
+        self.model: LogisticRegression | None = None
+
+    @staticmethod
+    def _inputs(relevance: np.ndarray, label_scores: np.ndarray, term_features: np.ndarray) -> np.ndarray:
+        return np.hstack([np.log(relevance + 1e-9), label_scores, term_features])
+
+    def fit(
+        self,
+        relevance: np.ndarray,
+        label_scores: np.ndarray,
+        term_features: np.ndarray,
+        classes: np.ndarray,
+        weights: np.ndarray,
+    ) -> RelevanceStacker:
+        """Learn from out-of-fold scores: ``relevance`` (n x 3 probabilities), ``label_scores``, the texts'
+        :meth:`ModalityTerms.features`, the gold class (an index of RELEVANCE_CLASSES) and a weight per row."""
+        self.model = LogisticRegression(C=self.regularization, max_iter=3000)
+        self.model.fit(self._inputs(relevance, label_scores, term_features), classes, sample_weight=weights)
+        return self
+
+    def probabilities(self, relevance: np.ndarray, label_scores: np.ndarray, term_features: np.ndarray) -> np.ndarray:
+        """Relevance probabilities, one column per class of RELEVANCE_CLASSES (0 for a class never seen)."""
+        if self.model is None:
+            raise RuntimeError("the stacker is not trained")
+        probabilities = np.zeros((len(relevance), len(RELEVANCE_CLASSES)), dtype=np.float64)
+        probabilities[:, self.model.classes_] = self.model.predict_proba(
+            self._inputs(relevance, label_scores, term_features)
+        )
+        return probabilities
