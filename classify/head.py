@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import compress
 
@@ -53,6 +51,7 @@ from classify.model import (
 from classify.screen import RelevanceScreen, Screening, screen_threshold_for
 from classify.stacking import ModalityTerms, RelevanceStacker
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
+from classify.threads import map_in_threads
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +152,7 @@ class WordScorer:
     ) -> list[WordScorer]:
         """One scorer per row of ``membership`` (the views it learns from), sharing one vocabulary: a
         vocabulary and its IDF read no label, so one fitted on every text serves them all. A label without
-        positives among a scorer's views scores 0 there. The scorers fit in parallel threads (liblinear and
-        lbfgs release the GIL)."""
+        positives among a scorer's views scores 0 there. The scorers fit side by side (:func:`map_in_threads`)."""
         vectorizer = TfidfVectorizer(
             ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True, stop_words="english"
         )
@@ -163,19 +161,19 @@ class WordScorer:
         def fit_member(member: np.ndarray) -> WordScorer:
             scorer = cls(vectorizer)
             rows = np.flatnonzero(member)
-            scorer.relevance_model.fit(words[rows], relevance[rows], sample_weight=relevance_weights[rows])
+            member_words, member_targets, member_weights = words[rows], targets[rows], weights[rows]
+            scorer.relevance_model.fit(member_words, relevance[rows], sample_weight=relevance_weights[rows])
             scorer.label_models = [
                 LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear", tol=1e-2).fit(
-                    words[rows], targets[rows, column], sample_weight=weights[rows]
+                    member_words, member_targets[:, column], sample_weight=member_weights
                 )
-                if 0 < targets[rows, column].sum() < len(rows)
+                if 0 < member_targets[:, column].sum() < len(rows)
                 else None
                 for column in range(targets.shape[1])
             ]
             return scorer
 
-        with ThreadPoolExecutor(max_workers=min(len(membership), os.cpu_count() or 1)) as pool:
-            return list(pool.map(fit_member, membership))
+        return map_in_threads(fit_member, membership)
 
     def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(relevance probabilities in RELEVANCE_CLASSES order, label probabilities)."""

@@ -24,6 +24,8 @@ from scipy.sparse import vstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from classify.threads import map_in_threads
+
 logger = logging.getLogger(__name__)
 
 THRESHOLDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # candidate relevance probabilities, lowest first
@@ -94,13 +96,16 @@ class RelevanceScreen:
         words = self.vectorizer.fit_transform([*texts, *background])
         labeled, unlabeled = words[: len(texts)], words[len(texts) :]
         presumed_unrelated = np.zeros(unlabeled.shape[0])
-        out_of_fold = np.zeros(len(texts))
-        for train_index, test_index in folds:
-            model = _logistic_regression().fit(
+
+        def fit_on(train_index: np.ndarray) -> LogisticRegression:
+            return _logistic_regression().fit(
                 vstack([labeled[train_index], unlabeled]), np.r_[positive[train_index], presumed_unrelated]
             )
+
+        *fold_models, self.model = map_in_threads(fit_on, [*(train for train, _ in folds), np.arange(len(texts))])
+        out_of_fold = np.zeros(len(texts))
+        for model, (_, test_index) in zip(fold_models, folds, strict=True):
             out_of_fold[test_index] = model.predict_proba(labeled[test_index])[:, 1]
-        self.model.fit(vstack([labeled, unlabeled]), np.r_[positive, presumed_unrelated])
         if len(background):
             self._background = self.model.predict_proba(unlabeled)[:, 1]
         return out_of_fold
