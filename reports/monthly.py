@@ -328,9 +328,9 @@ def _emerging_topics(context: ReportContext) -> list:
         Heading("Emerging topics"),
         Paragraph(
             f"{len(month_low)} audio-visual papers this month fit no subsection well (best subsection score under "
-            f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by the terms each "
-            "cluster uses far more than this month's audio-visual papers as a whole; 'earlier' counts similar "
-            "low-fit papers of the three months before and the three before those"
+            f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
+            "more of a cluster's papers use, far more than this month's audio-visual papers as a whole; 'earlier' "
+            "counts similar low-fit papers of the three months before and the three before those"
             + ("." if six_months_held else f", which the warehouse does not hold ({context.history.start_in_words}).")
         ),
     ]

@@ -68,12 +68,30 @@ def _distinctive_terms(
 ) -> list[list[str]]:
     """The terms each cluster uses far more than the month's audio-visual papers as a whole: a term's share of
     the cluster's words times the log of that share over its share of all the words, the clusters' and the
-    reference's (add-one smoothed), i.e. its part in how far the cluster's words diverge from the month's."""
+    reference's (add-one smoothed), i.e. its part in how far the cluster's words diverge from the month's.
+    A name is shared by the cluster: a term only one of its papers uses (a method's acronym, repeated through
+    its abstract) does not name a cluster of several, and a term sharing a word with a better one is left out
+    ("cross modal" after "cross")."""
     joined = [" ".join(text for text, label in zip(texts, labels, strict=True) if label == k) for k in range(count)]
     counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1)
     frequencies = counter.fit_transform([*joined, " ".join(reference)]).toarray().astype(float)
     share = frequencies[:count] / np.maximum(frequencies[:count].sum(axis=1, keepdims=True), 1)
     overall = (frequencies.sum(axis=0) + 1) / (frequencies.sum() + frequencies.shape[1])
     scores = share * np.log(np.maximum(share, 1e-12) / overall)
+    used_by = (counter.transform(texts) > 0).astype(int)
     vocabulary = counter.get_feature_names_out()
-    return [[vocabulary[index] for index in np.argsort(-scores[k])[:top]] for k in range(count)]
+    names = []
+    for k in range(count):
+        members = labels == k
+        papers_using = np.asarray(used_by[members].sum(axis=0)).ravel()
+        # shared by the cluster's papers, and used more there than in the month as a whole
+        shared = (papers_using >= min(2, int(members.sum()))) & (scores[k] > 0)
+        chosen: list[str] = []
+        for index in np.argsort(-np.where(shared, scores[k], -np.inf)):
+            if len(chosen) == top or not shared[index]:
+                break
+            words = set(vocabulary[index].split())
+            if not any(words & set(term.split()) for term in chosen):
+                chosen.append(vocabulary[index])
+        names.append(chosen)
+    return names

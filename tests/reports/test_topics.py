@@ -32,3 +32,15 @@ def test_earlier_papers_like_a_topic_say_whether_it_grew() -> None:
     assert (topics["laughter"].earlier_recent, topics["laughter"].earlier_before) == (2, 1)
     assert (topics["egocentric"].earlier_recent, topics["egocentric"].earlier_before) == (0, 0)
     assert find_topics(_papers()[:2], []) == []  # too few papers to cluster
+
+
+def test_a_name_is_shared_by_the_clusters_papers_and_says_each_word_once() -> None:
+    papers = _papers()
+    arxiv_id, title, text = papers[0]
+    papers[0] = (arxiv_id, title, f"{text} limssr limssr limssr limssr limssr")  # one paper's acronym, repeated
+    topics = find_topics(papers, [], [_COMMON])
+    laughter = next(topic for topic in topics if "laughter" in topic.terms)
+    assert "limssr" not in laughter.terms
+    for topic in topics:
+        words = [word for term in topic.terms for word in term.split()]
+        assert len(words) == len(set(words)), topic.terms
