@@ -49,7 +49,7 @@ from classify.model import (
     view_folds,
 )
 from classify.screen import RelevanceScreen, Screening, screen_threshold_for
-from classify.stacking import ModalityTerms, RelevanceStacker
+from classify.stacking import KeyTermBoost, ModalityTerms, RelevanceStacker
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy
 from classify.threads import map_in_threads
 
@@ -197,6 +197,7 @@ PICKLED_BEFORE_THEY_EXISTED = {
     "_out_of_fold": None,
     "stack_relevance": False,
     "stacker": None,
+    "key_term_boost": (0.0, 0.0),
 }
 
 
@@ -229,6 +230,7 @@ class TorchHeadClassifier:
         low_confidence_weight: float = 0.5,
         stream_weight: float = 1.0,
         stack_relevance: bool = True,
+        key_term_boost: tuple[float, float] = (0.05, 0.2),
     ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -259,6 +261,7 @@ class TorchHeadClassifier:
         self.av_threshold: float | None = None
         self.stack_relevance = stack_relevance
         self.stacker: RelevanceStacker | None = None
+        self.key_term_boost = key_term_boost  # (task, technique): classify.stacking.KeyTermBoost
         self._network = None
         self._out_of_fold: OutOfFold | None = None  # kept in memory for cross-validation, never pickled
 
@@ -322,6 +325,7 @@ class TorchHeadClassifier:
                 out_of_fold_relevance[test] = _mix(out_of_fold_relevance[test], word_relevance, self.word_weight)
                 out_of_fold_scores[test] = _mix(out_of_fold_scores[test], word_labels, self.word_weight)
             self.words = scorers[-1]
+        out_of_fold_scores = self._key_terms().apply(out_of_fold_scores, texts)
         out_of_fold_screen = None
         if self.screen_max_loss and len(background):
             self.screen = RelevanceScreen(self.screen_max_loss)
@@ -595,6 +599,9 @@ class TorchHeadClassifier:
         neighbour_scores = (weights[..., None] * memory_targets[nearest]).sum(axis=1) / weights.sum(axis=1)[:, None]
         return _mix(scores, neighbour_scores, self.neighbour_weight)
 
+    def _key_terms(self) -> KeyTermBoost:
+        return KeyTermBoost(self.taxonomy, self.label_ids, *self.key_term_boost)
+
     def nearest_labeled(self, features: np.ndarray, count: int) -> list[tuple[float, LabeledPaper]]:
         """The ``count`` labeled papers (cosine similarity, paper) nearest to one embedded text: those the
         neighbour blend drew on. Empty for a model trained without neighbours."""
@@ -626,6 +633,7 @@ class TorchHeadClassifier:
             word_relevance, word_labels = self.words.scores(texts)
             probabilities = _mix(probabilities, word_relevance, self.word_weight)
             label_scores = _mix(label_scores, word_labels, self.word_weight)
+        label_scores = self._key_terms().apply(label_scores, texts)
         terms = self.stacker.terms.features(texts) if self.stacker is not None else None
         return self.decisions().calibrated(probabilities, label_scores, terms), label_scores
 

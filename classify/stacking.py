@@ -6,6 +6,10 @@ label is more likely audio-visual) and how often the text names each of the surv
 relevance better than the blend alone: the word model is linear in the words, so "names audio *and*
 names vision" is something it cannot say, and that conjunction is most of what makes a paper
 audio-visual. Trained on out-of-fold scores only, as the thresholds are (docs/classifier.md).
+
+The label scores, likewise, are raised a little where the text names one of the label's key terms (the
+taxonomy's ``key_terms``): "Benchmarking ... Video-to-Audio Generation" scored 0.29 on video-to-audio,
+under its threshold, because the embedding and the word model heard "benchmark" louder.
 """
 
 from __future__ import annotations
@@ -16,7 +20,39 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from classify.taxonomy import RELEVANCE_CLASSES
+from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label, is_technique_label
+
+
+def _any_of(terms: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
+
+
+class KeyTermBoost:
+    """Label scores raised by a fixed amount where the text names one of the label's key terms: ``task``
+    for task labels, ``technique`` for techniques (whose names the curated lists rarely tag, so their
+    scores are lower and the terms say more: docs/classifier.md), nothing for context labels."""
+
+    def __init__(self, taxonomy: Taxonomy, label_ids: Sequence[str], task: float, technique: float) -> None:
+        key_terms = {label.id: label.key_terms for label in taxonomy.labels}
+        self.boosts = np.array(
+            [task if is_task_label(label) else technique if is_technique_label(label) else 0.0 for label in label_ids]
+        )
+        self._patterns = [
+            _any_of(key_terms[label]) if key_terms.get(label) and boost else None
+            for label, boost in zip(label_ids, self.boosts, strict=True)
+        ]
+
+    def matches(self, texts: Sequence[str]) -> np.ndarray:
+        """Whether each text (rows) names a key term of each label (columns)."""
+        named = np.zeros((len(texts), len(self._patterns)), dtype=bool)
+        for column, pattern in enumerate(self._patterns):
+            if pattern is not None:
+                named[:, column] = [pattern.search(text) is not None for text in texts]
+        return named
+
+    def apply(self, label_scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """``label_scores`` (rows of ``texts``) raised where the text names the label's key terms, at most 1."""
+        return np.minimum(label_scores + self.boosts * self.matches(texts), 1.0)
 
 
 class ModalityTerms:
@@ -24,10 +60,7 @@ class ModalityTerms:
 
     def __init__(self, modalities: Mapping[str, Sequence[str]]) -> None:
         self.modalities = {name: tuple(terms) for name, terms in modalities.items()}
-        self._patterns = [
-            re.compile(r"\b(?:" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
-            for terms in self.modalities.values()
-        ]
+        self._patterns = [_any_of(terms) for terms in self.modalities.values()]
 
     @property
     def width(self) -> int:

@@ -1,11 +1,12 @@
-"""The stacked relevance decision: modality term counts and a regression that can say "both"."""
+"""The stacked relevance decision: modality term counts and a regression that can say "both"; label scores
+raised by the taxonomy's key terms."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from classify.stacking import ModalityTerms, RelevanceStacker
+from classify.stacking import KeyTermBoost, ModalityTerms, RelevanceStacker
 from classify.taxonomy import RELEVANCE_CLASSES
 from tests.classify.test_head import TAXONOMY
 
@@ -49,3 +50,21 @@ def test_the_stacker_learns_what_the_blend_cannot_say_a_paper_is_audio_visual_wh
     assert np.allclose(probabilities.sum(axis=1), 1)
     assert (probabilities.argmax(axis=1) == classes).all()
     assert probabilities[:, RELEVANCE_CLASSES.index("context")].max() == 0  # a class never seen gets nothing
+
+
+def test_a_label_named_by_its_key_terms_scores_higher_techniques_more_and_context_not_at_all() -> None:
+    labels = ["generation.cross_modal.video_to_audio", "technique.generative.diffusion", "context.audio_perception"]
+    key_terms = {label.id: label.key_terms for label in TAXONOMY.labels}
+    assert all(key_terms[label] for label in labels)
+    boost = KeyTermBoost(TAXONOMY, labels, task=0.05, technique=0.2)
+    context_term = key_terms[labels[2]][0]
+    texts = [
+        "Benchmarking Physical VIDEO-TO-AUDIO Generation with a latent diffusion model",
+        f"A study of {context_term}",
+        "Video and audio, to be heard",  # the words, not the term
+    ]
+    scores = np.full((3, 3), 0.3)
+    scores[0, 1] = 0.9
+    raised = boost.apply(scores, texts)
+    assert raised[0].tolist() == pytest.approx([0.35, 1.0, 0.3])  # capped at 1
+    assert np.array_equal(raised[1:], scores[1:])
