@@ -2,7 +2,7 @@
 
 The word scorers and the screen fit one model per fold. liblinear and lbfgs release the GIL, so threads
 run them side by side; each thread gets one native (BLAS, OpenMP) thread, because the pools each fit would
-otherwise start oversubscribe the cores: on two cores the word scorers took 60 s that way and 24 s this way
+otherwise start would oversubscribe the cores: on two cores the word scorers took 60 s that way, 24 s this way
 (docs/classifier.md, "Training time"). BLAS's thread count is one for the process, OpenMP's one per thread,
 so the first is limited around the pool and the second in each of its threads.
 """
