@@ -93,5 +93,6 @@ def _distinctive_terms(
             words = set(vocabulary[index].split())
             if not any(words & set(term.split()) for term in chosen):
                 chosen.append(vocabulary[index])
-        names.append(chosen)
+        # papers that share no distinctive term still need a name: their most distinctive terms, as they are
+        names.append(chosen or [vocabulary[index] for index in np.argsort(-scores[k])[:top]])
     return names

@@ -44,3 +44,13 @@ def test_a_name_is_shared_by_the_clusters_papers_and_says_each_word_once() -> No
     for topic in topics:
         words = [word for term in topic.terms for word in term.split()]
         assert len(words) == len(set(words)), topic.terms
+
+
+def test_papers_that_share_no_term_are_still_named() -> None:
+    papers = [
+        ("2603.00001", "a", "laughter corpus"),
+        ("2603.00002", "b", "egocentric grasp"),
+        ("2603.00003", "c", "sonar fishing"),
+    ]
+    [topic] = find_topics(papers, [], [_COMMON])
+    assert topic.terms and len(topic.papers) == 3
