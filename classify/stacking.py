@@ -37,17 +37,21 @@ class KeyTermBoost:
         self.boosts = np.array(
             [task if is_task_label(label) else technique if is_technique_label(label) else 0.0 for label in label_ids]
         )
-        self._patterns = [
-            _any_of(key_terms[label]) if key_terms.get(label) and boost else None
+        self._terms = [
+            tuple(term.lower() for term in key_terms.get(label, ())) if boost else ()
             for label, boost in zip(label_ids, self.boosts, strict=True)
         ]
+        self._patterns = [_any_of(terms) if terms else None for terms in self._terms]
 
     def matches(self, texts: Sequence[str]) -> np.ndarray:
-        """Whether each text (rows) names a key term of each label (columns)."""
+        """Whether each text (rows) names a key term of each label (columns), as a whole word in any case."""
         named = np.zeros((len(texts), len(self._patterns)), dtype=bool)
-        for column, pattern in enumerate(self._patterns):
-            if pattern is not None:
-                named[:, column] = [pattern.search(text) is not None for text in texts]
+        for row, text in enumerate(texts):
+            lowered = text.lower()
+            for column, (terms, pattern) in enumerate(zip(self._terms, self._patterns, strict=True)):
+                # a substring test first: the regular expression alone took ten times as long
+                if pattern is not None and any(term in lowered for term in terms) and pattern.search(text):
+                    named[row, column] = True
         return named
 
     def apply(self, label_scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
