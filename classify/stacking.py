@@ -23,8 +23,24 @@ from sklearn.linear_model import LogisticRegression
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, is_task_label, is_technique_label
 
 
-def _any_of(terms: Sequence[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
+class _Terms:
+    """A few terms found as whole words in any case. Each text is first tested for the terms as plain
+    substrings of its lower-cased form: the regular expression alone took ten times as long over the
+    training texts, and most texts name none of a label's terms."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._lowered = tuple(term.lower() for term in terms)
+        self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.IGNORECASE)
+
+    def count(self, text: str, lowered: str) -> int:
+        """How often ``text`` (``lowered`` is its lower-cased form) names one of the terms."""
+        if not any(term in lowered for term in self._lowered):
+            return 0
+        return len(self._pattern.findall(text))
+
+    def named(self, text: str, lowered: str) -> bool:
+        """Whether ``text`` (``lowered`` is its lower-cased form) names one of the terms."""
+        return any(term in lowered for term in self._lowered) and self._pattern.search(text) is not None
 
 
 class KeyTermBoost:
@@ -38,20 +54,17 @@ class KeyTermBoost:
             [task if is_task_label(label) else technique if is_technique_label(label) else 0.0 for label in label_ids]
         )
         self._terms = [
-            tuple(term.lower() for term in key_terms.get(label, ())) if boost else ()
+            _Terms(key_terms[label]) if boost and key_terms.get(label) else None
             for label, boost in zip(label_ids, self.boosts, strict=True)
         ]
-        self._patterns = [_any_of(terms) if terms else None for terms in self._terms]
 
     def matches(self, texts: Sequence[str]) -> np.ndarray:
         """Whether each text (rows) names a key term of each label (columns), as a whole word in any case."""
-        named = np.zeros((len(texts), len(self._patterns)), dtype=bool)
+        named = np.zeros((len(texts), len(self._terms)), dtype=bool)
         for row, text in enumerate(texts):
             lowered = text.lower()
-            for column, (terms, pattern) in enumerate(zip(self._terms, self._patterns, strict=True)):
-                # a substring test first: the regular expression alone took ten times as long
-                if pattern is not None and any(term in lowered for term in terms) and pattern.search(text):
-                    named[row, column] = True
+            for column, terms in enumerate(self._terms):
+                named[row, column] = terms is not None and terms.named(text, lowered)
         return named
 
     def apply(self, label_scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -64,23 +77,24 @@ class ModalityTerms:
 
     def __init__(self, modalities: Mapping[str, Sequence[str]]) -> None:
         self.modalities = {name: tuple(terms) for name, terms in modalities.items()}
-        self._patterns = [_any_of(terms) for terms in self.modalities.values()]
+        self._terms = [_Terms(terms) for terms in self.modalities.values()]
 
     @property
     def width(self) -> int:
         """Columns of :meth:`features`: two per modality, and two for all of them together."""
-        return 2 * len(self._patterns) + (2 if self._patterns else 0)
+        return 2 * len(self._terms) + (2 if self._terms else 0)
+
+    def _counts(self, text: str, lowered: str) -> list[int]:
+        return [terms.count(text, lowered) for terms in self._terms]
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         """Per text: for each modality whether it is named and log(1 + times named); then the same for the
         modality named least (whether every modality is named, and how often the rarest one is)."""
         features = np.zeros((len(texts), self.width), dtype=np.float32)
-        if not self._patterns:
+        if not self._terms:
             return features
-        counts = np.array(
-            [[len(pattern.findall(text)) for pattern in self._patterns] for text in texts], dtype=np.float32
-        )
-        counts = counts.reshape(len(texts), len(self._patterns))
+        counts = np.array([self._counts(text, text.lower()) for text in texts], dtype=np.float32)
+        counts = counts.reshape(len(texts), len(self._terms))
         rarest = counts.min(axis=1, keepdims=True)
         return np.hstack([counts > 0, np.log1p(counts), rarest > 0, np.log1p(rarest)]).astype(np.float32)
 
