@@ -37,8 +37,9 @@ class Label:
 
 
 def section_of(label_id: str) -> str | None:
-    """``generation.cross_modal`` for ``generation.cross_modal.video_to_audio``; None for technique/context/none."""
-    if label_id == "none" or label_id.startswith(("context.", "technique.")):
+    """``generation.cross_modal`` for ``generation.cross_modal.video_to_audio``; None for a technique or context
+    label and for what is no label's dotted id (``none``, the warehouse's ``relevance:av``)."""
+    if "." not in label_id or label_id.startswith(("context.", "technique.")):
         return None
     return ".".join(label_id.split(".")[:2])
 

@@ -35,6 +35,8 @@ def test_section_of() -> None:
     assert section_of("interaction.agentic") == "interaction.agentic"
     assert section_of("technique.llm.vla") is None
     assert section_of("context.audio_reasoning") is None
+    assert section_of("none") is None
+    assert section_of("relevance:av") is None  # the warehouse stores the relevance decision beside the labels
 
 
 SCORES = {
