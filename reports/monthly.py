@@ -22,7 +22,7 @@ from core.settings import Settings
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
 from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, read_hub, write_hub_patch
-from reports.queries import LOW_FIT, month_last_day, month_offset, parse_month, report_queries
+from reports.queries import month_last_day, month_offset, parse_month, report_queries
 from reports.ranking import Candidate, rank_candidates, ranking_rule
 from reports.text import first_sentence
 from reports.topics import find_topics
@@ -327,8 +327,9 @@ def _emerging_topics(context: ReportContext) -> list:
     parts: list = [
         Heading("Emerging topics"),
         Paragraph(
-            f"{len(month_low)} audio-visual papers this month fit no subsection well (best subsection score under "
-            f"{LOW_FIT}). Clustered on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
+            f"{len(month_low)} audio-visual papers this month fit no subsection well (no subsection's score reaches "
+            "its threshold: each carries the nearest one because an audio-visual paper must carry one). Clustered "
+            "on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
             "more of a cluster's papers use, far more than this month's audio-visual papers as a whole; 'earlier' "
             "counts similar low-fit papers of the three months before and the three before those"
             + ("." if six_months_held else f", which the warehouse does not hold ({context.history.start_in_words}).")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from classify.taxonomy import load_taxonomy
+from classify.taxonomy import is_task_label, load_taxonomy
 from core.settings import get_settings
 from reports.monthly import write_report
 from reports.queries import month_offset, parse_month, report_queries
@@ -69,10 +69,13 @@ def year_warehouse(day_warehouse: Path) -> Path:
                 f"INSERT INTO {table} SELECT t.* REPLACE (s.copy AS arxiv_id) FROM {table} t "
                 "JOIN spread s ON s.original = t.arxiv_id"
             )
-        # half the audio-visual papers fit no subsection well, so that the month has emerging topics
-        connection.execute("UPDATE classifications SET best_task_score = 0.1 WHERE hash(arxiv_id) % 2 = 0")
         version = warehouse.query("SELECT model_version FROM models WHERE is_current")[1][0][0]
-        # thresholds at the ninth decile of each label's scores: most stored labels fall below theirs
+        # half the audio-visual papers score low on every task label, and the thresholds lie at the ninth decile
+        # of each label's scores: many papers fit no subsection well, and the month has emerging topics
+        connection.execute(
+            "UPDATE predictions SET score = score / 4 WHERE hash(arxiv_id) % 2 = 0 "
+            "AND split_part(label, '.', 1) IN ('perception', 'generation', 'interaction')"
+        )
         deciles = warehouse.query("SELECT label, quantile_cont(score, 0.9) FROM predictions GROUP BY label")[1]
         warehouse.register_model(version, "zero-shot", None, dict(deciles))
         warehouse.publish()
@@ -110,6 +113,7 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
         labels = {(month, label): papers for month, label, papers in run("Papers per subsection")}
         candidates = {(label, arxiv_id): score for label, arxiv_id, _, _, score, _ in run("Candidates")}
         thresholds = dict(warehouse.query("SELECT label, threshold FROM label_thresholds")[1])
+        low_fit_this_month = [row for row in run("Audio-visual papers that fit no subsection") if row[3] == 0]
     checked = 0
     assert str(starts) == "2025-05-01" and str(ends) == "2026-05-29"
     assert "no history" not in markdown and "n/a" not in markdown and "History starts" not in markdown
@@ -134,6 +138,7 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
         label = by_name[name]
         assert (in_april, in_may) == (str(labels.get(("2026-04", label), 0)), str(labels.get(("2026-05", label), 0)))
         assert in_year == str(sum(labels.get((month, label), 0) for month in [*trailing, "2026-05"]))
+    assert f"{len(low_fit_this_month)} audio-visual papers this month fit no subsection well" in markdown
     topics = _part(markdown, "Emerging topics").split("\n### ")[1:]
     assert topics
     for topic in topics:  # a topic's count is the papers it lists
@@ -147,6 +152,30 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
             checked += 1
     assert checked
     assert len(re.findall(r"data:image/png;base64,", html_path.read_text())) == 3
+
+
+def test_a_paper_fits_no_subsection_when_none_of_its_task_labels_reaches_its_threshold(year_warehouse: Path) -> None:
+    queries = report_queries(parse_month("2026-05"), None)
+    in_may = "p.published >= DATE '2026-05-01' AND p.published < DATE '2026-06-01'"
+    with open_for_reading(year_warehouse) as warehouse:
+        low_fit = {
+            arxiv_id for arxiv_id, _, _, months_back in warehouse.query(queries["low_fit"].sql)[1] if not months_back
+        }
+        audio_visual = warehouse.query(
+            "SELECT c.arxiv_id FROM classifications c JOIN papers p USING (arxiv_id)\n"
+            f"WHERE c.model_version = (SELECT model_version FROM models WHERE is_current) AND c.relevance = 'av'\n"
+            f"  AND {in_may}"
+        )[1]
+        labels = warehouse.query(
+            "SELECT l.arxiv_id, l.label, l.score, t.threshold FROM paper_labels l\n"
+            f"JOIN label_thresholds t USING (model_version, label) JOIN papers p USING (arxiv_id) WHERE {in_may}"
+        )[1]
+    fits = {arxiv_id: False for (arxiv_id,) in audio_visual}
+    for arxiv_id, label, score, threshold in labels:
+        if arxiv_id in fits and is_task_label(label):
+            fits[arxiv_id] = fits[arxiv_id] or score >= threshold
+    assert low_fit == {arxiv_id for arxiv_id, fitting in fits.items() if not fitting}
+    assert low_fit and len(low_fit) < len(fits)  # both kinds are there to tell apart
 
 
 def test_methods_note_quotes_the_current_models_cross_validated_figures(day_warehouse: Path, tmp_path: Path) -> None:
