@@ -79,6 +79,13 @@ class ModalityTerms:
         self.modalities = {name: tuple(terms) for name, terms in modalities.items()}
         self._terms = [_Terms(terms) for terms in self.modalities.values()]
 
+    def __getstate__(self) -> dict:
+        return {"modalities": self.modalities}
+
+    def __setstate__(self, state: dict) -> None:
+        # the matchers are rebuilt from the words, so a model pickled with other matchers still loads
+        self.__init__(state["modalities"])
+
     @property
     def width(self) -> int:
         """Columns of :meth:`features`: two per modality, and two for all of them together."""

@@ -3,6 +3,9 @@ raised by the taxonomy's key terms."""
 
 from __future__ import annotations
 
+import pickle
+import re
+
 import numpy as np
 import pytest
 
@@ -22,6 +25,15 @@ def test_terms_are_counted_as_whole_words_in_any_case() -> None:
     assert counts[0].tolist() == pytest.approx([2, 3])
     assert features[0, 4] == 1 and np.expm1(features[0, 5]) == pytest.approx(2)  # the rarest modality
     assert features[1:, 4].tolist() == [0, 0]
+
+
+def test_term_counts_survive_pickling_also_from_models_pickled_before_the_matchers_changed() -> None:
+    texts = ["Audio-Visual speech in VIDEO and video", "Audiobooks and videography"]
+    assert np.array_equal(pickle.loads(pickle.dumps(TERMS)).features(texts), TERMS.features(texts))
+    # the layout of models trained before 2026-12-06 21:30, which kept one compiled pattern per modality
+    older = ModalityTerms.__new__(ModalityTerms)
+    older.__setstate__({"modalities": TERMS.modalities, "_patterns": [re.compile("audio"), re.compile("video")]})
+    assert np.array_equal(older.features(texts), TERMS.features(texts))
 
 
 def test_a_survey_without_modalities_has_no_term_features() -> None:
