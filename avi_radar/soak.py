@@ -108,7 +108,9 @@ def warehouse_state(home: Path) -> dict[str, list]:
     with open_for_reading(home / "avi.duckdb") as warehouse:
         state = {name: sorted(warehouse.query(sql)[1], key=repr) for name, sql in COMPARED.items()}
         state["unlabelled"] = warehouse.query(UNLABELLED)[1]
-        state["failed_checks"] = [check.name for check, broken in run_checks(warehouse) if broken]
+        state["failed_checks"] = [
+            check.name for check, broken in run_checks(warehouse, get_settings().texts_per_run) if broken
+        ]
     return state
 
 

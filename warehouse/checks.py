@@ -9,7 +9,7 @@ from warehouse.db import Warehouse
 
 @dataclass(frozen=True)
 class Check:
-    """One invariant: a query that counts the rows breaking it."""
+    """One invariant: a query that counts the rows breaking it (``{texts_per_run}`` stands for the setting)."""
 
     name: str
     sql: str
@@ -32,8 +32,17 @@ CHECKS = (
              WHERE label LIKE 'relevance:%' GROUP BY ALL HAVING count(*) <> 1)""",
     ),
     Check(
-        "every audio-visual paper has its text or an extraction error",
-        "SELECT count(*) FROM pending_work WHERE waiting_for = 'text'",
+        # a night reads at most AVI_TEXTS_PER_RUN PDFs, so a backfill's papers wait for the nights after it; a
+        # night that read fewer had read every paper waiting when it ran, and none classified then may wait
+        "every audio-visual paper has its text or an extraction error, or waits for a night with room to read it",
+        """WITH last_night AS (SELECT finished_at, coalesce(n_text_ok, 0) + coalesce(n_text_failed, 0) AS texts_read
+                                FROM runs WHERE flow = 'ingest' AND status = 'success'
+                                ORDER BY run_id DESC LIMIT 1)
+             SELECT count(*) FROM pending_work w
+             JOIN classifications c ON c.arxiv_id = w.arxiv_id
+             JOIN models m ON m.model_version = c.model_version AND m.is_current
+             JOIN last_night n ON c.classified_at < n.finished_at AND n.texts_read < {texts_per_run}
+             WHERE w.waiting_for = 'text'""",
     ),
     Check(
         "every paper has labels from the current model",
@@ -56,6 +65,14 @@ CHECKS = (
 )
 
 
-def run_checks(warehouse: Warehouse) -> list[tuple[Check, int]]:
-    """Each check with the number of rows that break it (0 = holds)."""
-    return [(check, int(warehouse.query(check.sql)[1][0][0] or 0)) for check in CHECKS]
+def run_checks(warehouse: Warehouse, texts_per_run: int) -> list[tuple[Check, int]]:
+    """Each check with the number of rows that break it (0 = holds); ``texts_per_run``: the PDFs a night reads."""
+    return [
+        (check, int(warehouse.query(check.sql.replace("{texts_per_run}", str(texts_per_run)))[1][0][0] or 0))
+        for check in CHECKS
+    ]
+
+
+def text_backlog(warehouse: Warehouse) -> int:
+    """Audio-visual papers waiting for their text: what the next nights will read."""
+    return int(warehouse.query("SELECT count(*) FROM pending_work WHERE waiting_for = 'text'")[1][0][0])

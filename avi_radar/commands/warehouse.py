@@ -48,15 +48,21 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Verify the warehouse's invariants; exit 1 when one fails."""
-    from warehouse.checks import run_checks
+    from warehouse.checks import run_checks, text_backlog
     from warehouse.db import open_for_reading
 
     with open_for_reading(settings.db_path) as warehouse:
-        results = run_checks(warehouse)
+        results = run_checks(warehouse, settings.texts_per_run)
+        backlog = text_backlog(warehouse)
     for check, broken in results:
         print(f"{'ok  ' if broken == 0 else 'FAIL'}  {check.name}" + (f"  ({broken} rows)" if broken else ""))
     failed = sum(1 for _, broken in results if broken)
     print(f"{len(results) - failed} of {len(results)} checks hold")
+    if backlog:
+        print(
+            f"{backlog} audio-visual papers wait for their text; each ingest run reads {settings.texts_per_run} "
+            "(AVI_TEXTS_PER_RUN), newest first"
+        )
     return 1 if failed else 0
 
 
