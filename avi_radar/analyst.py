@@ -54,6 +54,29 @@ def record_decision(
         warehouse.publish()
 
 
+def _reply(ask: Callable[[str], str], prompt: str) -> str | None:
+    """The analyst's reply, stripped; None when the input ends (Ctrl-D, a closed pipe), which ends the session
+    as ``q`` does, keeping the decisions made."""
+    try:
+        return ask(prompt).strip()
+    except EOFError:
+        return None
+
+
+def _chosen_labels(reply: str, proposed: list[str]) -> list[str]:
+    """The labels a reply names: numbers of the ``proposed`` labels or label ids, comma-separated; an empty
+    reply takes the proposed ones. Raises ValueError for a number no proposed label has."""
+    chosen = []
+    for item in (item.strip() for item in reply.split(",")):
+        if item.isdigit():
+            if not 1 <= int(item) <= len(proposed):
+                raise ValueError(f"no proposed label is numbered {item} (1 to {len(proposed)})")
+            chosen.append(proposed[int(item) - 1])
+        elif item:
+            chosen.append(item)
+    return chosen or list(proposed)
+
+
 def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say: Callable[[str], None]) -> int:
     """Show the ``limit`` papers the current model is least sure of (by turns: its relevance decision, its task
     labels; :meth:`warehouse.db.Warehouse.least_certain`) and record the analyst's answers.
@@ -87,20 +110,19 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
             say(f"  model {version}: {relevance} ({score:.2f})")
             for number, (label, label_score) in enumerate(proposed, start=1):
                 say(f"    {number}. {label} ({label_score:.2f})")
-            answer = ask("relevance [a]v / [c]ontext / [n]one, [s]kip, [q]uit: ").strip().lower()
-            if answer == "q":
+            answer = _reply(ask, "relevance [a]v / [c]ontext / [n]one, [s]kip, [q]uit: ")
+            if answer is None or answer.lower() == "q":
                 break
-            if answer not in ANSWERS:
+            if answer.lower() not in ANSWERS:
                 continue
-            decided = ANSWERS[answer]
-            chosen: list[str] = []
+            decided = ANSWERS[answer.lower()]
+            reply = ""
             if decided != "none":
-                reply = ask("labels (numbers above or label ids, comma-separated; empty: as proposed): ").strip()
-                items = [item.strip() for item in reply.split(",") if item.strip()]
-                chosen = [proposed[int(item) - 1][0] if item.isdigit() else item for item in items] or [
-                    label for label, _ in proposed
-                ]
+                reply = _reply(ask, "labels (numbers above or label ids, comma-separated; empty: as proposed): ")
+                if reply is None:
+                    break
             try:
+                chosen = _chosen_labels(reply, [label for label, _ in proposed]) if decided != "none" else []
                 warehouse.record_analyst_label(
                     arxiv_id, decided, _checked_labels(taxonomy, decided, chosen), settings.analyst_name, None, version
                 )

@@ -83,6 +83,21 @@ def test_an_interactive_session_shows_the_least_certain_first(labelled_warehouse
         assert not {row[0] for row in warehouse.least_certain(version, 40)} & set(rows)
 
 
+def test_a_session_refuses_a_number_no_label_has_and_ends_with_its_input(labelled_warehouse: list[str]) -> None:
+    replies = iter(["a", "0", "a", "99", "a", V2A])
+
+    def ask(prompt: str) -> str:
+        try:
+            return next(replies)
+        except StopIteration:
+            raise EOFError from None  # Ctrl-D, or the end of piped answers
+
+    shown: list[str] = []
+    assert label_session(get_settings(), 4, ask, shown.append) == 1
+    assert sum("not recorded: no proposed label is numbered" in line for line in shown) == 2
+    assert [row[1:3] for row in _analyst_rows(get_settings())] == [("av", [V2A])]
+
+
 def test_training_uses_analyst_labels_over_seed_labels(labelled_warehouse: list[str], embedder, small_labels) -> None:
     settings = get_settings()
     seed_ids = {json.loads(line)["arxiv_id"] for line in small_labels.read_text().splitlines()}
