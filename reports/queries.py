@@ -58,7 +58,7 @@ def month_last_day(month: date) -> date:
 def _fits_a_subsection(paper: str) -> str:
     """SQL that holds when one of the task labels of the paper aliased ``paper`` reaches its threshold. An
     audio-visual paper whose task labels all fall short carries the nearest one only because it must carry
-    one; a fixed score would not do, for the thresholds run from 0.15 to 0.6."""
+    one. A fixed score would not do: each label's threshold is its own (docs/classifier.md)."""
     return (
         "EXISTS (SELECT 1 FROM paper_labels l\n"
         "             LEFT JOIN label_thresholds t ON t.model_version = l.model_version AND t.label = l.label\n"
