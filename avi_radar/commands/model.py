@@ -56,7 +56,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(
         f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
-        "it is now the current model"
+        "it is now the current model; the warehouse's papers get its labels with the next `avi ingest`, or now "
+        "with `avi reclassify` (from cached embeddings)"
     )
     if info.metrics:
         print(info.metrics.summary())
