@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -71,7 +72,11 @@ class Settings(BaseSettings):
     backoff_s: float = Field(default=2.0, description="First backoff pause; doubles with every retry.")
     page_size: int = Field(default=500, description="Results per arXiv API page.")
 
-    device: str = Field(default="auto", description="auto, cpu or cuda: where embeddings and the classifier run.")
+    device: str = Field(
+        default="auto",
+        pattern=r"^(auto|cpu|cuda)$",
+        description="auto, cpu or cuda: where embeddings and the classifier run (CUDA_VISIBLE_DEVICES picks the GPU).",
+    )
     embed_batch_size: int | None = Field(
         default=None,
         description="Texts per forward pass (default: 16 on a CPU, where small batches are fastest; 512 on CUDA).",
@@ -276,6 +281,8 @@ def get_settings() -> Settings:
     if _settings is None:
         config_file = os.environ.get("AVI_CONFIG_FILE")
         try:
+            if config_file:
+                _check_config_file(Path(config_file))
             _settings = Settings()
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"{config_file}: not valid TOML: {error}") from None
@@ -287,6 +294,22 @@ def get_settings() -> Settings:
             source = f"{config_file} and the AVI_ variables" if config_file else "the AVI_ variables"
             raise ValueError(f"bad settings in {source}: {problems}") from None
     return _settings
+
+
+def _check_config_file(path: Path) -> None:
+    """Refuse a config file that is missing or names a setting that does not exist: either would otherwise be
+    ignored without a word, and a misspelt setting silently keeps its default."""
+    if not path.is_file():
+        raise ValueError(f"AVI_CONFIG_FILE names {path}, which is not a file")
+    unknown = sorted(set(tomllib.loads(path.read_text(encoding="utf-8"))) - set(Settings.model_fields))
+    if unknown:
+        hints = [
+            f"{name} (did you mean {close[0]}?)"
+            if (close := get_close_matches(name, Settings.model_fields, 1))
+            else name
+            for name in unknown
+        ]
+        raise ValueError(f"{path}: no such setting: {', '.join(hints)}; `avi settings` lists them all")
 
 
 def reset_settings() -> None:

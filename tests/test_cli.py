@@ -174,3 +174,16 @@ def test_a_bad_setting_or_config_file_is_named_with_its_problem(
     assert main(["settings"]) == 2
     error = capsys.readouterr().err
     assert f"{config}: not valid TOML: " in error and "(at line 1, column" in error
+    config.write_text("text_per_run = 100\n", encoding="utf-8")  # a misspelt setting would keep its default
+    reset_settings()
+    assert main(["settings"]) == 2
+    assert f"{config}: no such setting: text_per_run (did you mean texts_per_run?)" in capsys.readouterr().err
+    monkeypatch.setenv("AVI_CONFIG_FILE", str(tmp_path / "missing.toml"))
+    reset_settings()
+    assert main(["settings"]) == 2
+    assert f"AVI_CONFIG_FILE names {tmp_path / 'missing.toml'}, which is not a file" in capsys.readouterr().err
+    monkeypatch.delenv("AVI_CONFIG_FILE")
+    monkeypatch.setenv("AVI_DEVICE", "tpu")
+    reset_settings()
+    assert main(["settings"]) == 2
+    assert "AVI_DEVICE: String should match pattern" in capsys.readouterr().err
