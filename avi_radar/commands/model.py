@@ -41,6 +41,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     """Train a classifier on the seed labels and the analysts' decisions, measure it, make it current."""
     from classify.taxonomy import load_taxonomy
     from classify.train import train_and_register
+    from warehouse.db import published_path
 
     analyst_rows = _analyst_rows(settings)
     info = train_and_register(
@@ -56,8 +57,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(
         f"trained {info.version} on {info.n_papers} labeled papers ({len(analyst_rows)} analyst decisions); "
-        "it is now the current model; the warehouse's papers get its labels with the next `avi ingest`, or now "
-        "with `avi reclassify` (from cached embeddings)"
+        "it is now the current model"
+        + (
+            "; the warehouse's papers get its labels with the next `avi ingest`, or now with `avi reclassify` "
+            "(from cached embeddings)"
+            if published_path(settings.db_path).exists()
+            else ""
+        )
     )
     if info.metrics:
         print(info.metrics.summary())
