@@ -100,10 +100,21 @@ def _print_neighbours(rows: list[tuple], embedded: int, papers: int, as_json: bo
         print(f"{rank:3d}  {similarity:.3f}  {arxiv_id:<12} {relevance or '-':<8} {title}")
 
 
+def _check_section(section: str | None, settings: Settings) -> None:
+    """Refuse a ``--section`` that is no task section of the taxonomy: it would match no paper, silently."""
+    from classify.taxonomy import is_task_label, load_taxonomy
+
+    sections = [name for name in load_taxonomy(settings.taxonomy_file).sections if is_task_label(name)]
+    if section is not None and section not in sections:
+        raise ValueError(f"--section {section!r} is not a section of the taxonomy: {', '.join(sections)}")
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Rank the embedded papers by their similarity in meaning to a text."""
     from classify.numpy_encoder import NumpyEmbedder
     from warehouse.db import open_for_reading
+
+    _check_section(args.section, settings)
 
     # the same vector as the pipeline's embedder, without its 9 s of importing torch and sentence-transformers
     [vector] = NumpyEmbedder(max_tokens=settings.embed_max_tokens).encode([args.text])
@@ -118,6 +129,7 @@ def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
     """Rank the embedded papers by their similarity in meaning to one of them."""
     from warehouse.db import open_for_reading
 
+    _check_section(args.section, settings)
     with open_for_reading(settings.db_path) as warehouse:
         vector = warehouse.paper_vector(args.arxiv_id)
         if vector is None:

@@ -32,7 +32,16 @@ def test_a_title_finds_its_paper_first_and_similar_finds_neighbours(
     assert lines[0].startswith(f"searched {embedded} embedded papers of {papers}")
     assert len(lines) == 6 and arxiv_id not in "".join(lines[1:])  # five neighbours, not the paper itself
 
-    assert main(["search", title, "--section", "no.such_section"]) == 0  # a filter that keeps nothing
-    assert len(capsys.readouterr().out.splitlines()) == 1
+    with open_for_reading(get_settings().db_path) as warehouse:
+        [(section,)] = warehouse.query(
+            "SELECT section FROM paper_sections GROUP BY section ORDER BY count(*) DESC LIMIT 1"
+        )[1]
+        in_section = warehouse.query("SELECT arxiv_id FROM paper_sections WHERE section = ?", [section])[1]
+    assert main(["search", title, "--section", section, "--json", "--limit", str(papers)]) == 0
+    found_in_section = {row["arxiv_id"] for row in json.loads(capsys.readouterr().out)}
+    assert found_in_section and found_in_section == {arxiv_id for (arxiv_id,) in in_section}
+    for wrong in ("no.such_section", "technique.llm"):  # a filter that would keep nothing is refused
+        assert main(["search", title, "--section", wrong]) == 2
+        assert f"--section '{wrong}' is not a section of the taxonomy: perception.pixel," in capsys.readouterr().err
     assert main(["similar", "9999.99999"]) == 2
     assert "has no stored embedding" in capsys.readouterr().err
