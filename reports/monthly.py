@@ -172,15 +172,18 @@ def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool)
     """What the headline cannot say for want of history, in words."""
     history, notes = context.history, []
     held = history.held_days(context.this)
+    after_history = history.ends is not None and history.ends < parse_month(context.this)
+    # a month after the history's end lacks its comparisons for that reason, not for where history starts
+    in_words = f"history runs {history.starts} to {history.ends}" if after_history else history.start_in_words
     if held is None:
-        notes.append(f"The warehouse holds no papers submitted in {context.this} ({history.start_in_words}).")
+        notes.append(f"The warehouse holds no papers submitted in {context.this} ({in_words}).")
     elif not history.holds(context.this):
         notes.append(
             f"The warehouse holds this month's papers submitted {held[0]} to {held[1]} only: its counts are partial."
         )
     missing = [month for month, absent in ((context.previous, no_previous), (context.year_ago, no_year_ago)) if absent]
     if missing:
-        notes.append(f"{history.start_in_words.capitalize()}: no comparison with {' or '.join(missing)}.")
+        notes.append(f"{in_words.capitalize()}: no comparison with {' or '.join(missing)}.")
     return [Paragraph(" ".join(notes))] if notes else []
 
 

@@ -41,6 +41,11 @@ def test_report_numbers_come_from_the_warehouse(day_warehouse: Path, day_rows: l
     assert "History starts 2026-05-05: no comparison with 2026-04 or 2025-05." in markdown
     assert "the warehouse holds 0 of them whole (history starts 2026-05-05): no growth to measure" in markdown
     assert "so no name is called new this month" in markdown
+    with open_for_reading(day_warehouse) as warehouse:  # a month after the history: why it compares nothing
+        write_report(warehouse, taxonomy, "2026-08", tmp_path / "later")
+    later = (tmp_path / "later" / "report.md").read_text()
+    assert "The warehouse holds no papers submitted in 2026-08 (history runs 2026-05-05 to 2026-05-05)." in later
+    assert "History runs 2026-05-05 to 2026-05-05: no comparison with 2026-07 or 2025-08." in later
 
 
 @pytest.fixture
