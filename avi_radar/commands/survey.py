@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from difflib import get_close_matches
 from pathlib import Path
 
 from avi_radar.commands.common import MONTH, existing_paths, parse_date
@@ -41,6 +42,17 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_label(label: str, settings: Settings) -> None:
+    """Refuse a label the taxonomy does not have (it would select no paper, silently), naming the nearest."""
+    from classify.taxonomy import load_taxonomy
+
+    labels = load_taxonomy(settings.taxonomy_file).label_ids
+    if label not in labels:
+        close = get_close_matches(label, labels, 3, 0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f" ({settings.taxonomy_file} lists them)"
+        raise ValueError(f"--label {label!r} is not a label of the taxonomy{hint}")
+
+
 def cmd_bibtex(args: argparse.Namespace, settings: Settings) -> int:
     """Print BibTeX entries for the papers of a month, of a label, or given by id."""
     from reports.bibtex import BY_IDS, BY_LABEL, BY_MONTH, bibtex_entries
@@ -51,6 +63,7 @@ def cmd_bibtex(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError(f"--month {args.month!r} is not a month (YYYY-MM)")
         sql, parameters = BY_MONTH, [args.month]
     elif args.label:
+        _check_label(args.label, settings)
         sql, parameters = BY_LABEL, [args.label]
     else:
         sql, parameters = BY_IDS, [args.ids]
