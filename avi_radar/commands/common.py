@@ -6,7 +6,9 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Sequence
 from datetime import date
+from difflib import get_close_matches
 from pathlib import Path
 
 import yaml
@@ -29,6 +31,21 @@ def prepare_prefect(settings: Settings) -> None:
         config.write_text(yaml.safe_dump(file_logging_config(log_file)), encoding="utf-8")
         os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(config)
         print(f"avi: progress shows here; log lines go to {log_file} (warnings show here too)", file=sys.stderr)
+
+
+def require_known(option: str, value: str, known: Sequence[str], what: str, listed_in: Path) -> None:
+    """Refuse an option's value that is none of ``known`` (``what`` they are): as a filter it would select
+    nothing, silently. Names them all when they are few, else the nearest ones or where they are listed."""
+    if value in known:
+        return
+    close = get_close_matches(value, known, 3, 0.5)
+    if len(known) <= 12:
+        hint = f": {', '.join(known)}"
+    elif close:
+        hint = f"; did you mean {' or '.join(close)}?"
+    else:
+        hint = f" ({listed_in} lists them)"
+    raise ValueError(f"{option} {value!r} is not {what}{hint}")
 
 
 def parse_date(text: str) -> date:

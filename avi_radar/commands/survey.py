@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from difflib import get_close_matches
 from pathlib import Path
 
-from avi_radar.commands.common import MONTH, existing_paths, parse_date
+from avi_radar.commands.common import MONTH, existing_paths, parse_date, require_known
 from core.records import ARXIV_FIRST_DAY
 from core.settings import Settings
 from reports.hub import DEFAULT_MIN_SCORE
@@ -43,14 +42,11 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_label(label: str, settings: Settings) -> None:
-    """Refuse a label the taxonomy does not have (it would select no paper, silently), naming the nearest."""
+    """Refuse a label the taxonomy does not have."""
     from classify.taxonomy import load_taxonomy
 
     labels = load_taxonomy(settings.taxonomy_file).label_ids
-    if label not in labels:
-        close = get_close_matches(label, labels, 3, 0.5)
-        hint = f"; did you mean {' or '.join(close)}?" if close else f" ({settings.taxonomy_file} lists them)"
-        raise ValueError(f"--label {label!r} is not a label of the taxonomy{hint}")
+    require_known("--label", label, labels, "a label of the taxonomy", settings.taxonomy_file)
 
 
 def cmd_bibtex(args: argparse.Namespace, settings: Settings) -> int:

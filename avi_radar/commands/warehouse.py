@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from avi_radar.commands.common import parse_date
+from avi_radar.commands.common import parse_date, require_known
 from core.settings import Settings
 
 
@@ -105,8 +105,8 @@ def _check_section(section: str | None, settings: Settings) -> None:
     from classify.taxonomy import is_task_label, load_taxonomy
 
     sections = [name for name in load_taxonomy(settings.taxonomy_file).sections if is_task_label(name)]
-    if section is not None and section not in sections:
-        raise ValueError(f"--section {section!r} is not a section of the taxonomy: {', '.join(sections)}")
+    if section is not None:
+        require_known("--section", section, sections, "a section of the taxonomy", settings.taxonomy_file)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
