@@ -57,6 +57,15 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err
+    # a count or a score that would select nothing is refused by the parser, not answered with nothing
+    for arguments, problem in (
+        (["search", "lip sync", "--limit", "0"], "a whole number of at least 1, not '0'"),
+        (["label", "--limit", "-3"], "a whole number of at least 1, not '-3'"),
+        (["hub-patch", "--hub", "README.md", "--min-score", "2"], "a score between 0 and 1, not '2'"),
+    ):
+        with pytest.raises(SystemExit):
+            main(arguments)
+        assert problem in capsys.readouterr().err
 
 
 def test_models_without_training(capsys: pytest.CaptureFixture) -> None:

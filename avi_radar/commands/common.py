@@ -48,6 +48,24 @@ def require_known(option: str, value: str, known: Sequence[str], what: str, list
     raise ValueError(f"{option} {value!r} is not {what}{hint}")
 
 
+def positive_int(text: str) -> int:
+    """A count argument of at least 1; argparse reports anything else."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def score(text: str) -> float:
+    """A label score argument, between 0 and 1; argparse reports anything else."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a score between 0 and 1, not {text!r}")
+    return value
+
+
 def parse_date(text: str) -> date:
     """An ISO date argument; argparse reports a bad one."""
     try:

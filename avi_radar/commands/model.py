@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from avi_radar.commands.common import MONTH, existing_paths
+from avi_radar.commands.common import MONTH, existing_paths, positive_int
 from core.settings import Settings
 
 
@@ -216,7 +216,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     models.set_defaults(handler=cmd_models)
 
     label = commands.add_parser("label", help="decide the papers the model is least sure of (analyst_labels)")
-    label.add_argument("--limit", type=int, default=10, help="papers to show in an interactive session")
+    label.add_argument("--limit", type=positive_int, default=10, help="papers to show in an interactive session")
     label.add_argument("--paper", help="record a decision about this paper without asking")
     label.add_argument("--relevance", choices=["av", "context", "none"], help="with --paper")
     label.add_argument("--labels", help="with --paper: comma-separated taxonomy label ids")

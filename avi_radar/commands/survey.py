@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from avi_radar.commands.common import MONTH, existing_paths, parse_date, require_known
+from avi_radar.commands.common import MONTH, existing_paths, parse_date, require_known, score
 from core.records import ARXIV_FIRST_DAY
 from core.settings import Settings
 from reports.hub import DEFAULT_MIN_SCORE
@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     hub.add_argument("--since", type=parse_date, help="first submission date (default: every paper)")
     hub.add_argument("--until", type=parse_date, help="last submission date (default: today)")
     hub.add_argument(
-        "--min-score", type=float, default=DEFAULT_MIN_SCORE, help="lowest label score placed under a heading (0.5)"
+        "--min-score", type=score, default=DEFAULT_MIN_SCORE, help="lowest label score placed under a heading (0.5)"
     )
     hub.set_defaults(handler=cmd_hub_patch)
 
