@@ -62,6 +62,9 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
         (["search", "lip sync", "--limit", "0"], "a whole number of at least 1, not '0'"),
         (["label", "--limit", "-3"], "a whole number of at least 1, not '-3'"),
         (["hub-patch", "--hub", "README.md", "--min-score", "2"], "a score between 0 and 1, not '2'"),
+        (["eval", "--cv", "1"], "at least 2 folds, not '1'"),
+        (["eval", "--holdout", "1.5"], "a fraction between 0 and 1 (0.2: a fifth), not '1.5'"),
+        (["eval", "--cv", "5", "--holdout", "0.2"], "argument --holdout: not allowed with argument --cv"),
     ):
         with pytest.raises(SystemExit):
             main(arguments)

@@ -55,6 +55,24 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def fold_count(text: str) -> int:
+    """Folds of a cross-validation: at least 2; argparse reports anything else."""
+    if not text.strip().isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"at least 2 folds, not {text!r}")
+    return int(text)
+
+
+def fraction(text: str) -> float:
+    """A share strictly between 0 and 1; argparse reports anything else."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"a fraction between 0 and 1 (0.2: a fifth), not {text!r}")
+    return value
+
+
 def score(text: str) -> float:
     """A label score argument, between 0 and 1; argparse reports anything else."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from avi_radar.commands.common import MONTH, existing_paths, positive_int
+from avi_radar.commands.common import MONTH, existing_paths, fold_count, fraction, positive_int
 from core.settings import Settings
 
 
@@ -199,9 +199,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     _add_label_inputs(evaluate)
     evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
     evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
-    evaluate.add_argument("--holdout", type=float, help="train on the rest, evaluate on this held-out fraction")
-    evaluate.add_argument("--cv", type=int, help="k-fold cross-validation instead")
-    evaluate.add_argument(
+    protocol = evaluate.add_mutually_exclusive_group()
+    protocol.add_argument("--holdout", type=fraction, help="train on the rest, evaluate on this held-out fraction")
+    protocol.add_argument("--cv", type=fold_count, help="k-fold cross-validation instead")
+    protocol.add_argument(
         "--month",
         action="append",
         help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
