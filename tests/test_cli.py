@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -65,10 +66,21 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
         (["eval", "--cv", "1"], "at least 2 folds, not '1'"),
         (["eval", "--holdout", "1.5"], "a fraction between 0 and 1 (0.2: a fifth), not '1.5'"),
         (["eval", "--cv", "5", "--holdout", "0.2"], "argument --holdout: not allowed with argument --cv"),
+        (["mirror", "--port", "99999"], "a port from 0 to 65535, not '99999'"),
     ):
         with pytest.raises(SystemExit):
             main(arguments)
         assert problem in capsys.readouterr().err
+
+
+def test_the_mirror_says_when_its_port_is_taken(capsys: pytest.CaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        corpus = SHARED / "corpus" / "arxiv_older.jsonl.gz"
+        assert main(["mirror", "--corpus", str(corpus), "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in capsys.readouterr().err
 
 
 def test_models_without_training(capsys: pytest.CaptureFixture) -> None:

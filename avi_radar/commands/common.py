@@ -73,6 +73,13 @@ def fraction(text: str) -> float:
     return value
 
 
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535; argparse reports anything else."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port from 0 to 65535, not {text!r}")
+    return int(text)
+
+
 def score(text: str) -> float:
     """A label score argument, between 0 and 1; argparse reports anything else."""
     try:

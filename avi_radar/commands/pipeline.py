@@ -10,7 +10,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from avi_radar.commands.common import existing_paths, parse_date, prepare_prefect
+from avi_radar.commands.common import existing_paths, parse_date, port_number, prepare_prefect
 from core.settings import Settings, overridden_settings
 
 
@@ -23,7 +23,10 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
     pdf_dir = Path(args.pdf_dir) if args.pdf_dir else settings.shared_dir / "fixtures" / "pdf"
     started = time.monotonic()
     data = load_mirror_data(corpus, pdf_dir)
-    server = MirrorServer(data, host=args.host, port=args.port, faults=faults)
+    try:
+        server = MirrorServer(data, host=args.host, port=args.port, faults=faults)
+    except OSError as error:  # the port is taken, or the host is not this machine's
+        raise ValueError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
     print(
         f"mirror: {len(data.records)} papers, {len(data.pdf_files)} real PDFs, loaded in "
         f"{time.monotonic() - started:.1f}s; serving {server.base_url}",
@@ -240,7 +243,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     mirror = commands.add_parser("mirror", help="serve corpus files as an arXiv-compatible API")
     mirror.add_argument("--corpus", action="append", help="corpus JSON lines (.gz ok); repeatable")
-    mirror.add_argument("--port", type=int, default=8765)
+    mirror.add_argument("--port", type=port_number, default=8765, help="0: any free port (8765)")
     mirror.add_argument("--host", default="127.0.0.1")
     mirror.add_argument("--pdf-dir", help="folder of real PDFs named <id>v<n>.pdf")
     mirror.add_argument(
