@@ -12,7 +12,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -126,6 +126,16 @@ def read_dump(path: Path, after_line: int = 0) -> Iterator[tuple[int, PaperRecor
     except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as error:
         reason = f"the file is cut or damaged after line {line_number}: {type(error).__name__}: {error}"
         yield line_number + 1, Rejected(str(path), line_number + 1, None, reason, "")
+
+
+ANNOUNCED = re.compile(r'"announced"\s*:\s*"(\d{4}-\d{2}-\d{2})"')
+
+
+def announced_span(paths: Sequence[Path]) -> tuple[date, date] | None:
+    """The first and last announcement date of the corpus-format ``paths`` (None when no row has one): the
+    days a mirror of them can serve. Dates are found in the raw lines, without parsing every row."""
+    days = [match[1] for path in paths for _, line in text_lines(path) if (match := ANNOUNCED.search(line))]
+    return (date.fromisoformat(min(days)), date.fromisoformat(max(days))) if days else None
 
 
 def _id_of(row: Any) -> str | None:

@@ -58,6 +58,10 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err
+    # a demo month the shared corpus does not hold is refused before anything is trained
+    assert main(["demo", "--month", "2027-01"]) == 2
+    assert "the demo's nights 2027-01-25..2027-01-31 are not all in it" in capsys.readouterr().err
+    assert not get_settings().models_dir.exists() or not any(get_settings().models_dir.iterdir())
     # a count or a score that would select nothing is refused by the parser, not answered with nothing
     for arguments, problem in (
         (["search", "lip sync", "--limit", "0"], "a whole number of at least 1, not '0'"),

@@ -159,11 +159,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from avi_radar.commands.model import cmd_train
     from avi_radar.commands.warehouse import cmd_report
     from classify.registry import current_version
+    from extract.dumps import announced_span
     from warehouse.db import open_for_reading
 
     if not settings.default_corpus:
         raise SystemExit(f"avi demo needs the shared corpus under {settings.shared_dir / 'corpus'}")
     backfill_since, backfill_until, nights_since, nights_until = demo_plan(args.month, args.since, args.until)
+    span = announced_span(settings.default_corpus)  # checked before a training that would be wasted
+    if span is None or nights_since < span[0] or nights_until > span[1]:
+        held = f"papers announced {span[0]} to {span[1]}" if span else "no announcement dates"
+        raise ValueError(
+            f"the shared corpus holds {held}; the demo's nights {nights_since}..{nights_until} are not all in it"
+        )
     month = f"{nights_since:%Y-%m}"
     parser = build_parser()  # each step runs exactly as its own command would, with that command's defaults
     started = time.monotonic()

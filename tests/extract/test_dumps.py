@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 
 from core.records import PaperRecord, Rejected
-from extract.dumps import read_dump
+from extract.dumps import announced_span, read_dump
 
 
 def _kaggle(arxiv_id: str, title: object = "A paper", created: str = "Tue, 5 May 2026 17:59:59 GMT") -> dict:
@@ -91,3 +92,13 @@ def test_corpus_rows_without_a_title_are_rejected_not_skipped(tmp_path: Path) ->
     assert items[1].reason == "no title"
     assert "malformed corpus row: ValueError" in items[2].reason
     assert items[3].reason == "authors is str, not a list"
+
+
+def test_the_announced_span_covers_every_file_and_skips_rows_without_a_date(tmp_path: Path) -> None:
+    daily, older = tmp_path / "daily.jsonl.gz", tmp_path / "older.jsonl"
+    with gzip.open(daily, "wt") as handle:
+        for arxiv_id, announced in (("2503.00001", "2025-03-18"), ("2607.00001", "2026-07-01")):
+            handle.write(json.dumps({"arxiv_id": arxiv_id, "title": "T", "announced": announced}) + "\n")
+    older.write_text(json.dumps({"arxiv_id": "1706.03762", "title": "T", "announced": None}) + "\n")
+    assert announced_span([older, daily]) == (date(2025, 3, 18), date(2026, 7, 1))
+    assert announced_span([older]) is None
