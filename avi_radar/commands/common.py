@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from difflib import get_close_matches
 from pathlib import Path
@@ -48,47 +49,38 @@ def require_known(option: str, value: str, known: Sequence[str], what: str, list
     raise ValueError(f"{option} {value!r} is not {what}{hint}")
 
 
-def positive_int(text: str) -> int:
-    """A count argument of at least 1; argparse reports anything else."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
-    return int(text)
+def whole_number(low: int, high: int | None, what: str) -> Callable[[str], int]:
+    """An argparse type for a whole number from ``low`` to ``high`` (None: no bound), ``what`` it is in
+    words; argparse reports anything else."""
+
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < low or (high is not None and int(text) > high):
+            raise argparse.ArgumentTypeError(f"{what}, not {text!r}")
+        return int(text)
+
+    return parse
 
 
-def fold_count(text: str) -> int:
-    """Folds of a cross-validation: at least 2; argparse reports anything else."""
-    if not text.strip().isdigit() or int(text) < 2:
-        raise argparse.ArgumentTypeError(f"at least 2 folds, not {text!r}")
-    return int(text)
+def number_where(accepted: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type for a number that ``accepted`` holds for, ``what`` it is in words."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan  # accepted by no range
+        if not accepted(value):
+            raise argparse.ArgumentTypeError(f"{what}, not {text!r}")
+        return value
+
+    return parse
 
 
-def fraction(text: str) -> float:
-    """A share strictly between 0 and 1; argparse reports anything else."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"a fraction between 0 and 1 (0.2: a fifth), not {text!r}")
-    return value
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 0 (any free one) to 65535; argparse reports anything else."""
-    if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"a port from 0 to 65535, not {text!r}")
-    return int(text)
-
-
-def score(text: str) -> float:
-    """A label score argument, between 0 and 1; argparse reports anything else."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a score between 0 and 1, not {text!r}")
-    return value
+positive_int = whole_number(1, None, "a whole number of at least 1")
+fold_count = whole_number(2, None, "at least 2 folds")
+port_number = whole_number(0, 65535, "a port from 0 to 65535")
+fraction = number_where(lambda value: 0.0 < value < 1.0, "a fraction between 0 and 1 (0.2: a fifth)")
+score = number_where(lambda value: 0.0 <= value <= 1.0, "a score between 0 and 1")
 
 
 def parse_date(text: str) -> date:
