@@ -64,6 +64,13 @@ class History:
         """Where the history starts, as the report says it when a comparison has none."""
         return f"history starts {self.starts}" if self.starts else "the warehouse holds no papers"
 
+    def in_words_for(self, month: str) -> str:
+        """Where the history lies, as the report says it when ``month`` lacks a comparison: where it starts,
+        or, for a month after its end, its whole span (the reason then is where it ends)."""
+        if self.ends is not None and self.ends < parse_month(month):
+            return f"history runs {self.starts} to {self.ends}"
+        return self.start_in_words
+
 
 def _month_days(month: str) -> tuple[date, date]:
     first = parse_month(month)
@@ -172,9 +179,7 @@ def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool)
     """What the headline cannot say for want of history, in words."""
     history, notes = context.history, []
     held = history.held_days(context.this)
-    after_history = history.ends is not None and history.ends < parse_month(context.this)
-    # a month after the history's end lacks its comparisons for that reason, not for where history starts
-    in_words = f"history runs {history.starts} to {history.ends}" if after_history else history.start_in_words
+    in_words = history.in_words_for(context.this)
     if held is None:
         notes.append(f"The warehouse holds no papers submitted in {context.this} ({in_words}).")
     elif not history.holds(context.this):
