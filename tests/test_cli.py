@@ -71,6 +71,9 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
         (["eval", "--holdout", "1.5"], "a fraction between 0 and 1 (0.2: a fifth), not '1.5'"),
         (["eval", "--cv", "5", "--holdout", "0.2"], "argument --holdout: not allowed with argument --cv"),
         (["mirror", "--port", "99999"], "a port from 0 to 65535, not '99999'"),
+        (["report", "--month", "2026-13"], "month must look like 2026-05, not '2026-13'"),
+        (["eval", "--month", "2026-03", "--month", "March"], "month must look like 2026-05, not 'March'"),
+        (["demo", "--month", "2026-05-01"], "month must look like 2026-05, not '2026-05-01'"),
     ):
         with pytest.raises(SystemExit):
             main(arguments)

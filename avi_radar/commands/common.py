@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -16,8 +15,7 @@ import yaml
 
 from core.progress import file_logging_config, on_terminal
 from core.settings import Settings
-
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+from reports.queries import parse_month
 
 
 def prepare_prefect(settings: Settings) -> None:
@@ -89,6 +87,14 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"dates look like 2026-05-04, not {text!r}") from None
+
+
+def year_month(text: str) -> str:
+    """A ``YYYY-MM`` argument, as ``YYYY-MM``; argparse reports anything else."""
+    try:
+        return f"{parse_month(text):%Y-%m}"
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def existing_paths(values: list[str] | None) -> list[Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from avi_radar.commands.common import MONTH, existing_paths, fold_count, fraction, positive_int
+from avi_radar.commands.common import existing_paths, fold_count, fraction, positive_int, year_month
 from core.settings import Settings
 
 
@@ -86,9 +86,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.train import fit_classifier, measured_fit, training_setup
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    for month in args.month or []:
-        if not MONTH.fullmatch(month):
-            raise ValueError(f"--month {month!r} is not a month (YYYY-MM)")
     if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
         require_registered(settings.models_dir, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
@@ -205,6 +202,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     protocol.add_argument(
         "--month",
         action="append",
+        type=year_month,
         help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
     )
     evaluate.add_argument(

@@ -10,7 +10,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from avi_radar.commands.common import existing_paths, parse_date, port_number, prepare_prefect
+from avi_radar.commands.common import existing_paths, parse_date, port_number, prepare_prefect, year_month
 from core.settings import Settings, overridden_settings
 
 
@@ -298,7 +298,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo", help="train, backfill a year from shared/, run a week's nights through the mirror, write the report"
     )
-    demo.add_argument("--month", default=DEMO_MONTH, help=f"the report's month, YYYY-MM (default {DEMO_MONTH})")
+    demo.add_argument(
+        "--month", default=DEMO_MONTH, type=year_month, help=f"the report's month, YYYY-MM (default {DEMO_MONTH})"
+    )
     demo.add_argument("--since", type=parse_date, help="first night (default: the month's last week)")
     demo.add_argument("--until", type=parse_date, help="last night (default: the month's last day)")
     demo.set_defaults(handler=cmd_demo)

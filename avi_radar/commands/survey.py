@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from avi_radar.commands.common import MONTH, existing_paths, parse_date, require_known, score
+from avi_radar.commands.common import existing_paths, parse_date, require_known, score, year_month
 from core.records import ARXIV_FIRST_DAY
 from core.settings import Settings
 from reports.hub import DEFAULT_MIN_SCORE
@@ -55,8 +55,6 @@ def cmd_bibtex(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse.db import open_for_reading
 
     if args.month:
-        if not MONTH.fullmatch(args.month):
-            raise ValueError(f"--month {args.month!r} is not a month (YYYY-MM)")
         sql, parameters = BY_MONTH, [args.month]
     elif args.label:
         _check_label(args.label, settings)
@@ -88,7 +86,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     bibtex = commands.add_parser("bibtex", help="BibTeX entries (@misc, arXiv eprint) for the papers chosen")
     chosen = bibtex.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--month", help="the month's audio-visual papers (YYYY-MM, by submission)")
+    chosen.add_argument("--month", type=year_month, help="the month's audio-visual papers (YYYY-MM, by submission)")
     chosen.add_argument("--label", help="the papers the current model gives this label id")
     chosen.add_argument("--ids", nargs="+", help="these arXiv ids")
     bibtex.set_defaults(handler=cmd_bibtex)

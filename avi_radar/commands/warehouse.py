@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from avi_radar.commands.common import parse_date, positive_int, require_known
+from avi_radar.commands.common import parse_date, positive_int, require_known, year_month
 from core.settings import Settings
 
 
@@ -151,7 +151,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sql.set_defaults(handler=cmd_sql)
 
     report = commands.add_parser("report", help="write the monthly report")
-    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--month", required=True, type=year_month, help="YYYY-MM")
     report.add_argument("--out", help="output folder (default: AVI_HOME/reports/YYYY-MM)")
     report.set_defaults(handler=cmd_report)
 

@@ -37,7 +37,9 @@ def test_bibtex_of_a_month_and_of_ids(day_warehouse: Path, capsys: pytest.Captur
     assert f"{len(audio_visual)} entries" in printed.err
     assert main(["bibtex", "--ids", audio_visual[0][0], "9999.99999"]) == 2
     assert "not in the warehouse: 9999.99999" in capsys.readouterr().err
-    assert main(["bibtex", "--month", "May"]) == 2
-    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main(["bibtex", "--month", "May"])
+    assert refused.value.code == 2
+    assert "month must look like 2026-05, not 'May'" in capsys.readouterr().err
     assert main(["bibtex", "--label", "generation.cross_modal.video2audio"]) == 2
     assert "did you mean generation.cross_modal.video_to_audio" in capsys.readouterr().err
