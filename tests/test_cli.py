@@ -29,6 +29,24 @@ def published(tmp_path: Path) -> None:
         warehouse.publish()
 
 
+def test_check_says_when_the_warehouse_has_not_caught_up_with_the_current_model(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    settings = get_settings()
+    with Warehouse(settings.db_path) as warehouse:
+        warehouse.register_model("mlp-20261201T000000-aaaaaa", "embedding-mlp")
+        warehouse.publish()
+    assert main(["check"]) == 0
+    assert "the current model is" not in capsys.readouterr().out  # no model trained since
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    (settings.models_dir / "CURRENT").write_text("mlp-20261206T000000-bbbbbb\n", encoding="utf-8")
+    assert main(["check"]) == 0
+    assert (
+        "the current model is mlp-20261206T000000-bbbbbb, but the warehouse's labels are "
+        "mlp-20261201T000000-aaaaaa's until the next `avi ingest`"
+    ) in capsys.readouterr().out
+
+
 def test_sql_formats(published: None, capsys: pytest.CaptureFixture) -> None:
     query = "SELECT run_id, status FROM runs"
     assert main(["sql", query, "--format", "json"]) == 0

@@ -76,3 +76,10 @@ def run_checks(warehouse: Warehouse, texts_per_run: int) -> list[tuple[Check, in
 def text_backlog(warehouse: Warehouse) -> int:
     """Audio-visual papers waiting for their text: what the next nights will read."""
     return int(warehouse.query("SELECT count(*) FROM pending_work WHERE waiting_for = 'text'")[1][0][0])
+
+
+def labelling_model(warehouse: Warehouse) -> str | None:
+    """The model version whose labels count in the warehouse (the one an ingest or reclassification registered
+    last); None before any paper was labelled."""
+    rows = warehouse.query("SELECT model_version FROM models WHERE is_current")[1]
+    return rows[0][0] if rows else None
