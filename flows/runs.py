@@ -14,7 +14,7 @@ from prefect import get_run_logger
 
 from core.settings import Settings
 from flows.alerts import alert_failure
-from warehouse.db import Warehouse
+from warehouse.db import Warehouse, describe_failure, is_damage
 
 Window = tuple[date | None, date | None]
 
@@ -46,25 +46,29 @@ def recorded_run(
     """Open the warehouse for writing and record a run of ``flow`` over ``window(warehouse)``; yields the
     warehouse and the run's report, whose counts and durations the flow fills in. On leaving, the run is
     recorded as a success, or on an exception as a failure with its message (the exception goes on), and the
-    snapshot is published. A warehouse that cannot be opened (another run holds the write lock) alerts too."""
+    snapshot is published. Any failure alerts the operator, also one before the run could be recorded (another
+    run holds the write lock, the file is damaged); a damaged file is never published over the last good
+    snapshot, which ``avi restore`` puts back."""
     logger = get_run_logger()
+    report: RunReport | None = None
     try:
-        warehouse = Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit)
-    except Exception as error:  # nothing to record the failure in, but the operator hears of it
-        alert_failure(settings, flow, None, f"{type(error).__name__}: {error}")
-        raise
-    with warehouse:
-        since, until = window(warehouse)
-        report = RunReport(run_id=warehouse.start_run(flow, since, until), since=since, until=until)
-        try:
-            yield warehouse, report
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            warehouse.finish_run(report.run_id, "failed", report.counts, report.durations, message)
+        with Warehouse(settings.db_path, memory_limit=settings.warehouse_memory_limit) as warehouse:
+            since, until = window(warehouse)
+            report = RunReport(run_id=warehouse.start_run(flow, since, until), since=since, until=until)
+            try:
+                yield warehouse, report
+            except Exception as error:
+                if not is_damage(error, settings.db_path):
+                    message = describe_failure(error, settings.db_path)
+                    warehouse.finish_run(report.run_id, "failed", report.counts, report.durations, message)
+                    warehouse.publish()
+                raise
+            warehouse.finish_run(report.run_id, "success", report.counts, report.durations)
             warehouse.publish()
-            logger.error("%s run %d failed: %s", flow, report.run_id, message)
-            alert_failure(settings, flow, report.run_id, message)
-            raise
-        warehouse.finish_run(report.run_id, "success", report.counts, report.durations)
-        warehouse.publish()
+    except Exception as error:
+        run_id = report.run_id if report else None
+        message = describe_failure(error, settings.db_path)
+        logger.error("%s run %s failed: %s", flow, run_id if run_id else "(not recorded)", message)
+        alert_failure(settings, flow, run_id, message)
+        raise
     logger.info("%s run %d done: %s", flow, report.run_id, report.counts)

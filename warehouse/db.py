@@ -603,6 +603,55 @@ def _rejected_rows(run_id: int, rejected: Iterable[Rejected]) -> list[tuple]:
     return [(run_id, r.source, r.line, r.arxiv_id, r.reason, r.excerpt, now) for r in rejected]
 
 
+# What DuckDB says of a file cut short or overwritten (the checksum failure names no file); a full disk or
+# another process's lock is not damage, and restoring would not help them.
+_DAMAGE_SIGNS = ("Could not read enough bytes", "not a valid DuckDB database file", "Corrupt database file")
+
+
+def is_damage(error: BaseException, db_path: Path) -> bool:
+    """Whether ``error`` says that the warehouse file ``db_path`` is damaged: cut short or overwritten."""
+    text = str(error)
+    names_another_file = 'file "' in text and f'"{db_path}"' not in text
+    return isinstance(error, duckdb.Error) and any(sign in text for sign in _DAMAGE_SIGNS) and not names_another_file
+
+
+def describe_failure(error: BaseException, db_path: Path) -> str:
+    """A failed run's error in one line, with what to do when it is the warehouse file ``db_path`` that is
+    damaged."""
+    message = f"{type(error).__name__}: {error}"
+    if is_damage(error, db_path):
+        message += (
+            f". {db_path} cannot be read: `avi restore` puts back the published snapshot, the warehouse as the "
+            "last run to finish left it (the damaged file is kept beside it), and the next run redoes what came after"
+        )
+    return message
+
+
+def restore_published(db_path: Path) -> Path:
+    """Put the published snapshot (the warehouse as the last run to finish left it) back in the place of the
+    warehouse file ``db_path``, which is kept beside it under a dated name (returned, with its write-ahead log
+    if it has one): the next run redoes what came after the snapshot. Refused while another process writes it."""
+    snapshot = published_path(db_path)
+    if not snapshot.exists():
+        raise FileNotFoundError(f"no published snapshot at {snapshot} to restore {db_path} from")
+    try:
+        if db_path.exists():
+            duckdb.connect(str(db_path), read_only=True).close()  # fails while a writer holds the lock
+    except duckdb.IOException as error:
+        if "Could not set lock" in str(error):
+            raise RuntimeError(f"a run is writing to {db_path}; restore it once that run has ended") from None
+    except duckdb.Error:
+        pass  # the damage it is restored for
+    kept = db_path.with_name(f"{db_path.name}.damaged-{_now():%Y%m%dT%H%M%S}")
+    for damaged, aside in ((db_path, kept), (Path(f"{db_path}.wal"), Path(f"{kept}.wal"))):
+        if damaged.exists():
+            os.replace(damaged, aside)
+    temporary = db_path.with_name(f"{db_path.name}.restoring")
+    shutil.copyfile(snapshot, temporary)
+    os.replace(temporary, db_path)
+    return kept
+
+
 def open_for_reading(db_path: Path) -> Warehouse:
     """A read-only connection to the published snapshot (never blocked by a running ingestion)."""
     return Warehouse(published_path(db_path), read_only=True)

@@ -32,6 +32,15 @@ def prepare_prefect(settings: Settings) -> None:
         print(f"avi: progress shows here; log lines go to {log_file} (warnings show here too)", file=sys.stderr)
 
 
+def run_failed(command: str, error: Exception, settings: Settings) -> int:
+    """Say that a flow's run failed (the flow logged it, recorded it in ``runs`` and alerted) and what to do
+    when the warehouse file is damaged; the exit status of a failed run."""
+    from warehouse.db import describe_failure
+
+    print(f"avi {command}: the run failed: {describe_failure(error, settings.db_path)}", file=sys.stderr)
+    return 1
+
+
 def require_known(option: str, value: str, known: Sequence[str], what: str, listed_in: Path) -> None:
     """Refuse an option's value that is none of ``known`` (``what`` they are): as a filter it would select
     nothing, silently. Names them all when they are few, else the nearest ones or where they are listed."""

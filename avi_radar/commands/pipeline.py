@@ -10,7 +10,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from avi_radar.commands.common import existing_paths, parse_date, port_number, prepare_prefect, year_month
+from avi_radar.commands.common import (
+    existing_paths,
+    parse_date,
+    port_number,
+    prepare_prefect,
+    run_failed,
+    year_month,
+)
 from core.settings import Settings, overridden_settings
 
 
@@ -58,8 +65,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = flow(since=args.since, until=args.until)
     except Exception as error:  # noqa: BLE001 - the flow logged it and recorded it in `runs`; say so and fail
-        print(f"avi ingest: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return run_failed("ingest", error, settings)
     print(
         json.dumps(
             {
@@ -93,8 +99,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = backfill(paths, strict=args.strict, since=args.since, until=args.until)
     except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
-        print(f"avi import: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return run_failed("import", error, settings)
     print(json.dumps({"run_id": report.run_id, **report.counts, "wall_s": round(time.monotonic() - started, 1)}))
     if report.counts["n_rejected"]:
         print(
@@ -128,8 +133,7 @@ def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001 - recorded in `runs` by the flow
-        print(f"avi reclassify: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return run_failed("reclassify", error, settings)
     print(json.dumps({"run_id": report.run_id, **report.counts}))
     return 0
 

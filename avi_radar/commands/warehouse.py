@@ -89,6 +89,21 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace a damaged warehouse file with the published snapshot, the warehouse as the last run left it."""
+    from warehouse.db import Warehouse, restore_published
+
+    kept = restore_published(settings.db_path)
+    with Warehouse(settings.db_path) as warehouse:
+        watermark = warehouse.watermark()
+    replaced = f"the file it replaced is {kept}" if kept.exists() else "there was no warehouse file to keep"
+    print(
+        f"{settings.db_path} is the published snapshot again (papers up to {watermark or 'no ingest yet'}); "
+        f"{replaced}. The next `avi ingest` or `avi import` redoes what came after the snapshot."
+    )
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade the warehouse to this version's schema and republish it."""
     from warehouse.db import SCHEMA_VERSION, Warehouse
@@ -171,6 +186,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=["parquet"], default="parquet")
     export.add_argument("--out", help="output folder (default: AVI_HOME/export)")
     export.set_defaults(handler=cmd_export)
+
+    restore = commands.add_parser(
+        "restore", help="put the published snapshot back in place of a damaged warehouse file (kept beside it)"
+    )
+    restore.set_defaults(handler=cmd_restore)
 
     migrate = commands.add_parser("migrate", help="upgrade the warehouse file to this version's schema")
     migrate.set_defaults(handler=cmd_migrate)
