@@ -25,6 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -172,11 +173,16 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder, cache_path: Path) -> None:
         self.inner = inner
         self.name = inner.name
-        # shared by the flow's task threads; the lock keeps one statement at a time
-        self.connection = sqlite3.connect(cache_path, timeout=60, check_same_thread=False)
-        self._lock = threading.Lock()
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        try:
+            self.connection = _open_cache(cache_path)
+        except sqlite3.DatabaseError as error:  # "file is not a database": a cache only costs time to rebuild
+            kept = cache_path.with_name(f"{cache_path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            cache_path.replace(kept)  # SQLite removed its journal files when the connection closed
+            logger.warning(
+                "the embedding cache %s cannot be read (%s): kept as %s, a new one started", cache_path, error, kept
+            )
+            self.connection = _open_cache(cache_path)
+        self._lock = threading.Lock()  # the flow's task threads share the connection: one statement at a time
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings for ``texts``, computing only those not cached yet."""
@@ -207,6 +213,17 @@ class CachedEmbedder:
         if not keys:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([cached[key] for key in keys]).astype(np.float32)
+
+
+def _open_cache(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=60, check_same_thread=False)  # shared by the flow's task threads
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+    except sqlite3.DatabaseError:
+        connection.close()
+        raise
+    return connection
 
 
 _EMBEDDER_SETTINGS = {"device", "embed_batch_size", "embed_bf16_on_cpu", "embed_max_tokens"}

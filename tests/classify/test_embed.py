@@ -3,11 +3,13 @@ and its fused bf16 kernels those of the same weights unfused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from classify.embed import SentenceEmbedder
+from classify.embed import CachedEmbedder, SentenceEmbedder
 from classify.fused_bert import PackedLinear
 from classify.numpy_encoder import NumpyEmbedder
 
@@ -60,3 +62,18 @@ def test_fused_layers_replace_every_linear_and_keep_the_bf16_vectors(embedder) -
     ours, reference = fused.encode(TEXTS), unfused.encode(TEXTS)
     cosines = np.sum(ours * reference, axis=1)
     assert cosines.min() > 0.9995 and cosines.mean() > 0.9999  # bf16 rounds the two kernels' sums differently
+
+
+def test_a_damaged_embedding_cache_is_kept_aside_and_a_new_one_started(
+    embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "embeddings.sqlite"
+    path.write_bytes(b"not a database, " * 512)
+    Path(f"{path}-wal").write_bytes(b"a journal of the damaged file")  # must not be applied to the new cache
+    cache = CachedEmbedder(embedder.inner, path)  # the session's model: nothing loaded twice
+    vectors = cache.encode(TEXTS[:2])
+    np.testing.assert_array_equal(vectors, embedder.encode(TEXTS[:2]))
+    [kept] = tmp_path.glob("embeddings.sqlite.damaged-*")
+    assert kept.read_bytes() == b"not a database, " * 512
+    assert f"the embedding cache {path} cannot be read (file is not a database): kept as {kept}" in caplog.text
+    assert len(CachedEmbedder(embedder.inner, path).encode(TEXTS[:2])) == 2  # the new cache opens as any other
