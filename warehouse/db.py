@@ -529,9 +529,7 @@ class Warehouse:
         """Copy the warehouse to the published snapshot atomically; analysts read that file."""
         self.connection.execute("CHECKPOINT")
         target = published_path(self.path)
-        temporary = target.with_suffix(".tmp")
-        shutil.copyfile(self.path, temporary)
-        os.replace(temporary, target)
+        _copy_atomically(self.path, target)
         return target
 
 
@@ -646,10 +644,20 @@ def restore_published(db_path: Path) -> Path:
     for damaged, aside in ((db_path, kept), (Path(f"{db_path}.wal"), Path(f"{kept}.wal"))):
         if damaged.exists():
             os.replace(damaged, aside)
-    temporary = db_path.with_name(f"{db_path.name}.restoring")
-    shutil.copyfile(snapshot, temporary)
-    os.replace(temporary, db_path)
+    _copy_atomically(snapshot, db_path)
     return kept
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through a temporary file renamed into place: a reader sees the old file or
+    the new one, never half of one; a failed copy (a full disk) leaves no partial file behind to fill it."""
+    temporary = target.with_name(f"{target.name}.tmp")
+    try:
+        shutil.copyfile(source, temporary)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, target)
 
 
 def open_for_reading(db_path: Path) -> Warehouse:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -110,3 +112,21 @@ def test_avi_restore_says_what_it_did(capsys: pytest.CaptureFixture) -> None:
     [kept] = path.parent.glob("avi.duckdb.damaged-*")
     assert str(kept) in printed and kept.stat().st_mtime <= started
     assert published_path(path).exists() and _open_and_count(path) == 200
+
+
+def test_a_publish_that_fills_the_disk_leaves_the_old_snapshot_and_no_partial_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "avi.duckdb"
+    _published_then_one_more_run(path)
+    snapshot = published_path(path).read_bytes()
+
+    def disk_full(source: Path, target: Path) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:4096])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with Warehouse(path) as warehouse, pytest.raises(OSError, match="No space left"):
+        warehouse.publish()
+    assert published_path(path).read_bytes() == snapshot
+    assert sorted(file.name for file in tmp_path.iterdir()) == ["avi-published.duckdb", "avi.duckdb"]
