@@ -125,12 +125,22 @@ def registered_model(models_dir: Path, version: str) -> ModelInfo | None:
 
 def _read_model(models_dir: Path, version: str) -> TrainedClassifier:
     folder = models_dir / version
-    if (folder / MODEL_FILE).exists():
-        with (folder / MODEL_FILE).open("rb") as handle:
-            return pickle.load(handle)  # noqa: S301 - the registry's own files, written by save_model
-    if (folder / JOBLIB_MODEL_FILE).exists():  # registered before model.pkl
-        return joblib.load(folder / JOBLIB_MODEL_FILE)
+    for name, load in ((MODEL_FILE, _unpickle), (JOBLIB_MODEL_FILE, joblib.load)):  # joblib: before model.pkl
+        if (folder / name).exists():
+            try:
+                return load(folder / name)
+            except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError) as error:
+                raise RuntimeError(
+                    f"the file of model {version}, {folder / name}, cannot be read ({type(error).__name__}: "
+                    f"{error}): retrain with `avi train`, or go back to an earlier model with `avi reclassify "
+                    "--model VERSION` (`avi models` lists them)"
+                ) from error
     raise FileNotFoundError(f"model {version} is not in the registry ({models_dir})")
+
+
+def _unpickle(path: Path) -> TrainedClassifier:
+    with path.open("rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - the registry's own files, written by save_model
 
 
 def load_classifier(

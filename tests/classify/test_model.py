@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 from pathlib import Path
 
 import joblib
@@ -184,6 +185,11 @@ def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
         ]
     )
     assert again == predictions
+
+    # a model file cut short (a full disk, a bad copy) is named, with the ways back, not a bare unpickling error
+    (folder / MODEL_FILE).write_bytes(pickle.dumps(loaded)[:4096])
+    with pytest.raises(RuntimeError, match=rf"the file of model {info.version}, .*{MODEL_FILE}, cannot be read \("):
+        load_classifier(settings.models_dir, TAXONOMY, embedder)
 
 
 @pytest.mark.slow  # trains a model
