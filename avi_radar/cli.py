@@ -11,6 +11,7 @@ import duckdb
 
 from avi_radar.commands import model, pipeline, survey, tools, warehouse
 from core.settings import get_settings
+from warehouse.db import damage_advice
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, get_settings())
     except (FileNotFoundError, ValueError, RuntimeError, duckdb.Error) as error:
-        print(f"avi {args.command}: {error}", file=sys.stderr)
+        advice = damage_advice(error, get_settings().db_path) if isinstance(error, duckdb.Error) else ""
+        print(f"avi {args.command}: {error}{advice}", file=sys.stderr)
         return 2
 
 

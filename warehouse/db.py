@@ -614,15 +614,25 @@ def is_damage(error: BaseException, db_path: Path) -> bool:
 
 
 def describe_failure(error: BaseException, db_path: Path) -> str:
-    """A failed run's error in one line, with what to do when it is the warehouse file ``db_path`` that is
-    damaged."""
-    message = f"{type(error).__name__}: {error}"
+    """A failed run's error in one line, with what to do when a warehouse file is damaged."""
+    return f"{type(error).__name__}: {error}{damage_advice(error, db_path)}"
+
+
+def damage_advice(error: BaseException, db_path: Path) -> str:
+    """What to do when ``error`` says that the warehouse ``db_path`` or its published snapshot is damaged
+    (a sentence to append to the error), else an empty string."""
+    snapshot = published_path(db_path)
+    if f'"{snapshot}"' in str(error) and is_damage(error, snapshot):
+        return (
+            f". The published snapshot {snapshot} cannot be read: `avi migrate` publishes the warehouse again "
+            "(so does the next run)"
+        )
     if is_damage(error, db_path):
-        message += (
+        return (
             f". {db_path} cannot be read: `avi restore` puts back the published snapshot, the warehouse as the "
             "last run to finish left it (the damaged file is kept beside it), and the next run redoes what came after"
         )
-    return message
+    return ""
 
 
 def restore_published(db_path: Path) -> Path:

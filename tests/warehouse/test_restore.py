@@ -130,3 +130,17 @@ def test_a_publish_that_fills_the_disk_leaves_the_old_snapshot_and_no_partial_co
         warehouse.publish()
     assert published_path(path).read_bytes() == snapshot
     assert sorted(file.name for file in tmp_path.iterdir()) == ["avi-published.duckdb", "avi.duckdb"]
+
+
+def test_a_damaged_published_snapshot_is_named_and_published_again(capsys: pytest.CaptureFixture) -> None:
+    path = get_settings().db_path
+    _published_then_one_more_run(path)
+    _cut_short(published_path(path))
+    assert main(["sql", "SELECT count(*) FROM papers"]) == 2
+    snapshot = published_path(path)
+    said = capsys.readouterr().err
+    assert f"The published snapshot {snapshot} cannot be read: `avi migrate` publishes the warehouse again" in said
+    assert "avi restore" not in said  # the warehouse itself is whole: nothing to restore
+    assert main(["migrate"]) == 0
+    assert main(["sql", "SELECT count(*) FROM papers", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "201"
