@@ -650,24 +650,32 @@ def restore_published(db_path: Path) -> Path:
             raise RuntimeError(f"a run is writing to {db_path}; restore it once that run has ended") from None
     except duckdb.Error:
         pass  # the damage it is restored for
+    # copied before anything moves: however the command is stopped, db_path is missing only between two renames
+    # (a run meeting no file would start an empty warehouse and publish it over the snapshot)
+    staged = _copy_beside(snapshot, db_path)
     kept = db_path.with_name(f"{db_path.name}.damaged-{_now():%Y%m%dT%H%M%S}")
     for damaged, aside in ((db_path, kept), (Path(f"{db_path}.wal"), Path(f"{kept}.wal"))):
-        if damaged.exists():
+        if damaged.exists():  # the log too: replayed on the restored file, it would damage it again
             os.replace(damaged, aside)
-    _copy_atomically(snapshot, db_path)
+    os.replace(staged, db_path)
     return kept
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` through a temporary file renamed into place: a reader sees the old file or
-    the new one, never half of one; a failed copy (a full disk) leaves no partial file behind to fill it."""
+    """Copy ``source`` to ``target`` so that a reader sees the old file or the new one, never half of one."""
+    os.replace(_copy_beside(source, target), target)
+
+
+def _copy_beside(source: Path, target: Path) -> Path:
+    """A copy of ``source`` in a temporary file beside ``target`` (returned), to be renamed into place; a failed
+    copy (a full disk) leaves no partial file behind to fill it further."""
     temporary = target.with_name(f"{target.name}.tmp")
     try:
         shutil.copyfile(source, temporary)
     except OSError:
         temporary.unlink(missing_ok=True)
         raise
-    os.replace(temporary, target)
+    return temporary
 
 
 def open_for_reading(db_path: Path) -> Warehouse:

@@ -144,3 +144,20 @@ def test_a_damaged_published_snapshot_is_named_and_published_again(capsys: pytes
     assert main(["migrate"]) == 0
     assert main(["sql", "SELECT count(*) FROM papers", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "201"
+
+
+def test_a_restore_that_cannot_copy_moves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "avi.duckdb"
+    _published_then_one_more_run(path)
+    _cut_short(path)
+    damaged = path.read_bytes()
+
+    def disk_full(source: Path, target: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        restore_published(path)
+    # the damaged file stays where it was: a run never finds no warehouse and starts an empty one
+    assert path.read_bytes() == damaged
+    assert sorted(file.name for file in tmp_path.iterdir()) == ["avi-published.duckdb", "avi.duckdb"]
