@@ -132,6 +132,11 @@ class Warehouse:
         self.path = path
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
+        if not read_only and not path.exists() and published_path(path).exists():
+            # a new, empty warehouse would be published over the only copy left
+            raise FileNotFoundError(
+                f"the warehouse {path} is missing but its published snapshot is there: `avi restore` puts it back"
+            )
         config = {"memory_limit": memory_limit} if memory_limit else {}
         self.connection = duckdb.connect(str(path), read_only=read_only, config=config)
         if read_only:

@@ -161,3 +161,15 @@ def test_a_restore_that_cannot_copy_moves_nothing(tmp_path: Path, monkeypatch: p
     # the damaged file stays where it was: a run never finds no warehouse and starts an empty one
     assert path.read_bytes() == damaged
     assert sorted(file.name for file in tmp_path.iterdir()) == ["avi-published.duckdb", "avi.duckdb"]
+
+
+def test_a_missing_warehouse_is_never_started_afresh_over_its_snapshot(capsys: pytest.CaptureFixture) -> None:
+    path = get_settings().db_path
+    _published_then_one_more_run(path)
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match="is missing but its published snapshot is there: `avi restore`"):
+        Warehouse(path)
+    assert not path.exists()
+    assert main(["restore"]) == 0
+    assert "there was no warehouse file to keep" in capsys.readouterr().out
+    assert _open_and_count(path) == 200
