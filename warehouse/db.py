@@ -640,21 +640,21 @@ def damage_advice(error: BaseException, db_path: Path) -> str:
     return ""
 
 
-def restore_published(db_path: Path) -> Path:
+def restore_published(db_path: Path, force: bool = False) -> tuple[Path, str | None]:
     """Put the published snapshot (the warehouse as the last run to finish left it) back in the place of the
-    warehouse file ``db_path``, which is kept beside it under a dated name (returned, with its write-ahead log
-    if it has one): the next run redoes what came after the snapshot. Refused while another process writes it."""
+    warehouse file ``db_path``, which is kept beside it under a dated name, with its write-ahead log if it has
+    one: the next run redoes what came after the snapshot. Returns where the file was kept and what could not
+    be read of it (None: no file, or ``force``). Refused while another process writes it, and, unless
+    ``force``, when every row of the file reads: then there is nothing to restore."""
     snapshot = published_path(db_path)
     if not snapshot.exists():
         raise FileNotFoundError(f"no published snapshot at {snapshot} to restore {db_path} from")
-    try:
-        if db_path.exists():
-            duckdb.connect(str(db_path), read_only=True).close()  # fails while a writer holds the lock
-    except duckdb.IOException as error:
-        if "Could not set lock" in str(error):
-            raise RuntimeError(f"a run is writing to {db_path}; restore it once that run has ended") from None
-    except duckdb.Error:
-        pass  # the damage it is restored for
+    damage = unreadable_part(db_path) if db_path.exists() else None
+    if db_path.exists() and damage is None and not force:
+        raise RuntimeError(
+            f"{db_path} reads whole (every row of every table): nothing to restore; `avi restore --force` "
+            "replaces it with the snapshot anyway, losing what came after it"
+        )
     # copied before anything moves: however the command is stopped, db_path is missing only between two renames
     # (a run meeting no file would start an empty warehouse and publish it over the snapshot)
     staged = _copy_beside(snapshot, db_path)
@@ -663,7 +663,26 @@ def restore_published(db_path: Path) -> Path:
         if damaged.exists():  # the log too: replayed on the restored file, it would damage it again
             os.replace(damaged, aside)
     os.replace(staged, db_path)
-    return kept
+    return kept, damage
+
+
+def unreadable_part(db_path: Path) -> str | None:
+    """Why the warehouse file cannot be read to its last row (DuckDB's error), or None when every row of every
+    table reads. Raises RuntimeError while another process writes the file."""
+    try:
+        connection = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as error:
+        if "Could not set lock" in str(error):
+            raise RuntimeError(f"a run is writing to {db_path}; restore it once that run has ended") from None
+        return str(error)
+    try:
+        for (table,) in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            connection.execute(f'SELECT sum(hash(COLUMNS(*))) FROM "{table}"').fetchall()  # every value read
+    except duckdb.Error as error:
+        return str(error)
+    finally:
+        connection.close()
+    return None
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

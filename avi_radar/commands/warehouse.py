@@ -93,10 +93,12 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Replace a damaged warehouse file with the published snapshot, the warehouse as the last run left it."""
     from warehouse.db import Warehouse, restore_published
 
-    kept = restore_published(settings.db_path)
+    kept, damage = restore_published(settings.db_path, args.force)
     with Warehouse(settings.db_path) as warehouse:
         watermark = warehouse.watermark()
-    replaced = f"the file it replaced is {kept}" if kept.exists() else "there was no warehouse file to keep"
+    replaced = "there was no warehouse file to keep"
+    if kept.exists():
+        replaced = f"the file it replaced is kept as {kept}" + (f" ({damage})" if damage else "")
     print(
         f"{settings.db_path} is the published snapshot again (papers up to {watermark or 'no ingest yet'}); "
         f"{replaced}. The next `avi ingest` or `avi import` redoes what came after the snapshot."
@@ -189,6 +191,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     restore = commands.add_parser(
         "restore", help="put the published snapshot back in place of a damaged warehouse file (kept beside it)"
+    )
+    restore.add_argument(
+        "--force", action="store_true", help="replace the warehouse file even when every row of it reads"
     )
     restore.set_defaults(handler=cmd_restore)
 

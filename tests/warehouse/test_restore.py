@@ -68,8 +68,9 @@ def test_restore_puts_back_the_last_snapshot_and_keeps_the_damaged_file(damage, 
     assert is_damage(refused.value, path)
     if 'file "' in str(refused.value):  # the error names the file it could not read: not another one
         assert not is_damage(refused.value, tmp_path / "another.duckdb")
-    kept = restore_published(path)
+    kept, damage = restore_published(path)
     assert kept.read_bytes() == damaged_bytes and kept.parent == tmp_path
+    assert damage == str(refused.value)
     assert _open_and_count(path) == 200  # the snapshot's papers: the next run redoes the rest
     with Warehouse(path) as warehouse:
         assert warehouse.watermark() == date(2026, 5, 4)
@@ -172,4 +173,16 @@ def test_a_missing_warehouse_is_never_started_afresh_over_its_snapshot(capsys: p
     assert not path.exists()
     assert main(["restore"]) == 0
     assert "there was no warehouse file to keep" in capsys.readouterr().out
+    assert _open_and_count(path) == 200
+
+
+def test_a_whole_warehouse_is_replaced_only_when_forced(capsys: pytest.CaptureFixture) -> None:
+    path = get_settings().db_path
+    _published_then_one_more_run(path)
+    assert main(["restore"]) == 2
+    assert (
+        "reads whole (every row of every table): nothing to restore; `avi restore --force`" in capsys.readouterr().err
+    )
+    assert _open_and_count(path) == 201
+    assert main(["restore", "--force"]) == 0
     assert _open_and_count(path) == 200
