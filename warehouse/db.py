@@ -644,11 +644,15 @@ def restore_published(db_path: Path, force: bool = False) -> tuple[Path, str | N
     """Put the published snapshot (the warehouse as the last run to finish left it) back in the place of the
     warehouse file ``db_path``, which is kept beside it under a dated name, with its write-ahead log if it has
     one: the next run redoes what came after the snapshot. Returns where the file was kept and what could not
-    be read of it (None: no file, or ``force``). Refused while another process writes it, and, unless
-    ``force``, when every row of the file reads: then there is nothing to restore."""
+    be read of it (None: no file, or ``force``). Refused while another process writes it, when the snapshot
+    does not read to its last row either, and, unless ``force``, when every row of the file reads: then there
+    is nothing to restore."""
     snapshot = published_path(db_path)
     if not snapshot.exists():
         raise FileNotFoundError(f"no published snapshot at {snapshot} to restore {db_path} from")
+    snapshot_damage = unreadable_part(snapshot)
+    if snapshot_damage is not None:
+        raise RuntimeError(f"the published snapshot {snapshot} cannot be read either ({snapshot_damage})")
     damage = unreadable_part(db_path) if db_path.exists() else None
     if db_path.exists() and damage is None and not force:
         raise RuntimeError(

@@ -76,7 +76,7 @@ def test_restore_puts_back_the_last_snapshot_and_keeps_the_damaged_file(damage, 
         assert warehouse.watermark() == date(2026, 5, 4)
 
 
-def test_restore_refuses_without_a_snapshot_or_while_a_run_writes(tmp_path: Path) -> None:
+def test_restore_refuses_without_a_whole_snapshot_or_while_a_run_writes(tmp_path: Path) -> None:
     path = tmp_path / "avi.duckdb"
     with pytest.raises(FileNotFoundError, match="no published snapshot"):
         restore_published(path)
@@ -95,11 +95,16 @@ def test_restore_refuses_without_a_snapshot_or_while_a_run_writes(tmp_path: Path
             Warehouse(path)
         assert not is_damage(locked.value, path)  # another process's lock is not damage
         with pytest.raises(RuntimeError, match="a run is writing to"):
-            restore_published(path)
+            restore_published(path, force=True)
     finally:
         writer.kill()
         writer.wait()
     assert _open_and_count(path) == 201  # refused: untouched
+    _overwritten(path)
+    _cut_short(published_path(path))
+    with pytest.raises(RuntimeError, match="the published snapshot .* cannot be read either"):
+        restore_published(path)
+    assert sorted(file.name for file in tmp_path.iterdir()) == ["avi-published.duckdb", "avi.duckdb"]  # none moved
 
 
 def test_avi_restore_says_what_it_did(capsys: pytest.CaptureFixture) -> None:
