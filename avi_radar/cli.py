@@ -16,7 +16,12 @@ from warehouse.db import damage_advice
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``avi``."""
-    parser = argparse.ArgumentParser(prog="avi", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="avi",
+        description="avi-radar keeps a research survey current: nightly arXiv ingestion, classification into the "
+        "survey's taxonomy, a DuckDB warehouse for analysts, a monthly report. New here? `avi demo` runs it all "
+        "on the shared data; `avi COMMAND -h` explains each command; `avi settings` lists the configuration.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('avi-radar')}")
     commands = parser.add_subparsers(dest="command", required=True)
