@@ -51,11 +51,18 @@ class TrainingSetup:
         return taxonomy_papers(taxonomy) if self.taxonomy_examples else []
 
 
+def require_kind(kind: str) -> None:
+    """Refuse a classifier kind this module cannot train, naming the ones it can."""
+    if kind not in CLASSIFIER_KINDS:
+        raise ValueError(f"unknown classifier kind {kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
+
+
 def training_setup(
     settings: Settings, kind: str, corpus_files: list[Path], papers: list[LabeledPaper], folds: int | None = None
 ) -> TrainingSetup:
     """The configured setup (``folds``: default ``AVI_TRAIN_CV_FOLDS``; below 2, 5); the screen's unlabeled
     texts come from ``corpus_files`` (never a labeled paper)."""
+    require_kind(kind)
     wants_screen = kind == TorchHeadClassifier.kind and settings.screen_max_loss > 0 and settings.screen_background
     background = (
         unlabeled_texts(corpus_files, {paper.arxiv_id for paper in papers}, settings.screen_background)
@@ -81,6 +88,7 @@ def fit_classifier(
     setup: TrainingSetup = TrainingSetup(),
 ) -> TorchHeadClassifier | EmbeddingClassifier:
     """A classifier trained on ``papers`` (and the taxonomy's examples when ``setup`` says so; not registered)."""
+    require_kind(setup.kind)
     examples = setup.examples(taxonomy)
     if examples:
         logger.info("training on %d labeled papers and %d examples from the taxonomy", len(papers), len(examples))
@@ -94,9 +102,7 @@ def fit_classifier(
             folds=setup.folds,
         )
         return head.fit(papers, setup.background, examples)
-    if setup.kind == EmbeddingClassifier.kind:
-        return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers + examples)
-    raise ValueError(f"unknown classifier kind {setup.kind!r} (one of {', '.join(CLASSIFIER_KINDS)})")
+    return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers + examples)
 
 
 def measured_fit(
@@ -145,6 +151,7 @@ def train_and_register(
 
     ``quick``: retrain the current head on the labels, keeping its out-of-fold decisions
     (:meth:`TorchHeadClassifier.refit`): the analyst's loop; not measured."""
+    require_kind(kind)
     if not label_files:
         raise FileNotFoundError(f"no label files given and none found under {settings.shared_dir / 'labels'}")
     if not corpus_files:

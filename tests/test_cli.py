@@ -76,6 +76,8 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err
+    assert main(["train", "--classifier", "bogus"]) == 2  # refused before any label is read
+    assert "unknown classifier kind 'bogus' (one of embedding-mlp, embedding-logreg)" in capsys.readouterr().err
     # a demo month the shared corpus does not hold is refused before anything is trained
     assert main(["demo", "--month", "2027-01"]) == 2
     assert "the demo's nights 2027-01-25..2027-01-31 are not all in it" in capsys.readouterr().err

@@ -180,7 +180,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add this group's subcommands to ``avi``."""
     train = commands.add_parser("train", help="train the classifier (default: every label file in shared/)")
     _add_label_inputs(train)
-    train.add_argument("--classifier", default="embedding-mlp", help="embedding-mlp (default) or embedding-logreg")
+    train.add_argument(
+        "--classifier", default="embedding-mlp", help="the kind to train: embedding-mlp or embedding-logreg"
+    )
     train.add_argument(
         "--cv", type=int, help="folds of the cross-validation stored as the model's metrics (AVI_TRAIN_CV_FOLDS, 5)"
     )
@@ -206,7 +208,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
     )
     evaluate.add_argument(
-        "--classifier", default="embedding-mlp", help="kind to train for --holdout/--cv (or embedding-logreg)"
+        "--classifier",
+        default="embedding-mlp",
+        help="the kind to train for --holdout/--cv: embedding-mlp or embedding-logreg",
     )
     evaluate.add_argument("--model", help="registered model version to evaluate (default: current)")
     evaluate.set_defaults(handler=cmd_eval)

@@ -274,8 +274,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     mirror.set_defaults(handler=cmd_mirror)
 
     ingest = commands.add_parser("ingest", help="harvest, classify and load a window of arXiv papers")
-    ingest.add_argument("--since", type=parse_date, help="first submission date (default: the watermark)")
-    ingest.add_argument("--until", type=parse_date, help="last submission date (default: today)")
+    ingest.add_argument(
+        "--since", type=parse_date, metavar="DATE", help="first submission date (default: the watermark)"
+    )
+    ingest.add_argument("--until", type=parse_date, metavar="DATE", help="last submission date (default: today)")
     ingest.add_argument(
         "--task-runner",
         metavar="dask[=ADDRESS]",
@@ -284,9 +286,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest.set_defaults(handler=cmd_ingest)
 
     imports = commands.add_parser("import", help="backfill from dumps (shared corpus format or Kaggle's snapshot)")
-    imports.add_argument("paths", nargs="+", metavar="PATH")
-    imports.add_argument("--since", type=parse_date, help="first submission date to load (default: the first)")
-    imports.add_argument("--until", type=parse_date, help="last submission date to load (default: the last)")
+    imports.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a dump: the corpus format of shared/corpus or Kaggle's arxiv-metadata-oai-snapshot.json (gzip or not)",
+    )
+    imports.add_argument(
+        "--since", type=parse_date, metavar="DATE", help="first submission date to load (default: the first)"
+    )
+    imports.add_argument(
+        "--until", type=parse_date, metavar="DATE", help="last submission date to load (default: the last)"
+    )
     imports.add_argument(
         "--strict", action="store_true", help="stop at the first line that cannot be loaded (exit 1), quarantine none"
     )
@@ -305,6 +316,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--month", default=DEMO_MONTH, type=year_month, help=f"the report's month, YYYY-MM (default {DEMO_MONTH})"
     )
-    demo.add_argument("--since", type=parse_date, help="first night (default: the month's last week)")
-    demo.add_argument("--until", type=parse_date, help="last night (default: the month's last day)")
+    demo.add_argument("--since", type=parse_date, metavar="DATE", help="first night (default: the month's last week)")
+    demo.add_argument("--until", type=parse_date, metavar="DATE", help="last night (default: the month's last day)")
     demo.set_defaults(handler=cmd_demo)

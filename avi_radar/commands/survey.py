@@ -77,8 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     hub = commands.add_parser("hub-patch", help="the hub README with the new audio-visual papers added, a diff, a PR")
     hub.add_argument("--hub", required=True, help="the survey's hub README (Markdown, the taxonomy's headings)")
     hub.add_argument("--out", help="output folder (default: AVI_HOME/hub-patch)")
-    hub.add_argument("--since", type=parse_date, help="first submission date (default: every paper)")
-    hub.add_argument("--until", type=parse_date, help="last submission date (default: today)")
+    hub.add_argument("--since", type=parse_date, metavar="DATE", help="first submission date (default: every paper)")
+    hub.add_argument("--until", type=parse_date, metavar="DATE", help="last submission date (default: today)")
     hub.add_argument(
         "--min-score", type=score, default=DEFAULT_MIN_SCORE, help="lowest label score placed under a heading (0.5)"
     )

@@ -207,7 +207,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         command = commands.add_parser(name, help=what)
         command.add_argument(target)
         command.add_argument("--section", help="only papers of this section, e.g. generation.cross_modal")
-        command.add_argument("--since", type=parse_date, help="only papers submitted from this date")
+        command.add_argument("--since", type=parse_date, metavar="DATE", help="only papers submitted from this date")
         command.add_argument("--limit", type=positive_int, default=10, help="how many (10)")
         command.add_argument("--json", action="store_true", help="a JSON list")
         command.set_defaults(handler=cmd_search if name == "search" else cmd_similar)
