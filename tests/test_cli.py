@@ -62,6 +62,8 @@ def test_sql_refuses_writes_and_reports_bad_sql(published: None, capsys: pytest.
     assert "read-only" in capsys.readouterr().err
     assert main(["sql", "SELECT nothing FROM nowhere"]) == 2
     assert "nowhere" in capsys.readouterr().err
+    assert main(["sql", "-- a comment, no statement"]) == 2
+    assert "no SQL statement in '-- a comment, no statement'" in capsys.readouterr().err
 
 
 def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
@@ -91,6 +93,7 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
         (["eval", "--holdout", "1.5"], "a fraction between 0 and 1 (0.2: a fifth), not '1.5'"),
         (["eval", "--cv", "5", "--holdout", "0.2"], "argument --holdout: not allowed with argument --cv"),
         (["mirror", "--port", "99999"], "a port from 0 to 65535, not '99999'"),
+        (["search", "  "], "argument text: an empty text"),
         (["report", "--month", "2026-13"], "month must look like 2026-05, not '2026-13'"),
         (["eval", "--month", "2026-03", "--month", "March"], "month must look like 2026-05, not 'March'"),
         (["demo", "--month", "2026-05-01"], "month must look like 2026-05, not '2026-05-01'"),

@@ -527,6 +527,8 @@ class Warehouse:
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run a query; returns column names and rows."""
         cursor = self.connection.execute(sql, parameters or [])
+        if cursor is None:  # DuckDB's answer to a text that holds no statement (empty, comments only)
+            raise ValueError(f"no SQL statement in {sql!r}")
         columns = [description[0] for description in cursor.description] if cursor.description else []
         return columns, cursor.fetchall()
 

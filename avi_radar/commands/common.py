@@ -90,6 +90,13 @@ fraction = number_where(lambda value: 0.0 < value < 1.0, "a fraction between 0 a
 score = number_where(lambda value: 0.0 <= value <= 1.0, "a score between 0 and 1")
 
 
+def some_text(text: str) -> str:
+    """A text argument that says something; argparse refuses an empty or blank one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty text")
+    return text
+
+
 def parse_date(text: str) -> date:
     """An ISO date argument; argparse reports a bad one."""
     try:

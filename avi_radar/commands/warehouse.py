@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from avi_radar.commands.common import parse_date, positive_int, require_known, year_month
+from avi_radar.commands.common import parse_date, positive_int, require_known, some_text, year_month
 from core.settings import Settings
 
 
@@ -205,7 +205,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         ("similar", "rank papers by similarity in meaning to one paper", "arxiv_id"),
     ):
         command = commands.add_parser(name, help=what)
-        command.add_argument(target)
+        command.add_argument(target, type=some_text)
         command.add_argument("--section", help="only papers of this section, e.g. generation.cross_modal")
         command.add_argument("--since", type=parse_date, metavar="DATE", help="only papers submitted from this date")
         command.add_argument("--limit", type=positive_int, default=10, help="how many (10)")
