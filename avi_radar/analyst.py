@@ -15,7 +15,7 @@ import duckdb
 from classify.registry import active_model
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
 from core.settings import Settings
-from warehouse.db import Warehouse, open_for_reading
+from warehouse.db import Warehouse, is_lock_conflict, open_for_reading
 
 ANSWERS = {"a": "av", "c": "context", "n": "none"}
 
@@ -30,9 +30,13 @@ def _checked_labels(taxonomy: Taxonomy, relevance: str, labels: list[str]) -> li
 
 
 def _open_for_writing(settings: Settings) -> Warehouse:
+    if not settings.db_path.exists():  # a decision needs papers to be about: never start an empty warehouse
+        raise FileNotFoundError(f"no warehouse at {settings.db_path}: run `avi ingest` (or `avi import`) first")
     try:
         return Warehouse(settings.db_path)
     except duckdb.IOException as error:
+        if not is_lock_conflict(error):
+            raise
         raise RuntimeError(
             f"the warehouse is being written by a run ({error}); decide again when it has finished"
         ) from None

@@ -76,6 +76,12 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert main(["ingest", "--since", "2026-05-09", "--until", "2026-05-01"]) == 2
     assert "--since 2026-05-09 is after --until 2026-05-01" in capsys.readouterr().err
     assert not get_settings().db_path.exists()
+    # a decision needs papers to be about: no empty warehouse is started for it
+    assert main(["label", "--paper", "2605.00001", "--relevance", "none"]) == 2
+    assert "no warehouse at" in capsys.readouterr().err
+    assert main(["label"]) == 2
+    assert "run `avi ingest` (or `avi import`) first" in capsys.readouterr().err
+    assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err
     assert main(["train", "--classifier", "bogus"]) == 2  # refused before any label is read

@@ -613,6 +613,11 @@ def _rejected_rows(run_id: int, rejected: Iterable[Rejected]) -> list[tuple]:
 _DAMAGE_SIGNS = ("Could not read enough bytes", "not a valid DuckDB database file", "Corrupt database file")
 
 
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is DuckDB refusing a file because another process holds its write lock."""
+    return isinstance(error, duckdb.IOException) and "Could not set lock" in str(error)
+
+
 def is_damage(error: BaseException, db_path: Path) -> bool:
     """Whether ``error`` says that the warehouse file ``db_path`` is damaged: cut short or overwritten."""
     text = str(error)
@@ -678,7 +683,7 @@ def unreadable_part(db_path: Path) -> str | None:
     try:
         connection = duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as error:
-        if "Could not set lock" in str(error):
+        if is_lock_conflict(error):
             raise RuntimeError(f"a run is writing to {db_path}; restore it once that run has ended") from None
         return str(error)
     try:
