@@ -62,7 +62,7 @@ class History:
     @property
     def start_in_words(self) -> str:
         """Where the history starts, as the report says it when a comparison has none."""
-        return f"history starts {self.starts}" if self.starts else "the warehouse holds no papers"
+        return f"history starts {self.starts}" if self.starts else "the warehouse holds no papers up to this month"
 
     def in_words_for(self, month: str) -> str:
         """Where the history lies, as the report says it when ``month`` lacks a comparison: where it starts,
@@ -157,8 +157,9 @@ def _headline(context: ReportContext) -> list:
     screened, audio_visual = headline.get(context.this, (0, 0))
     share = f"{audio_visual / screened:.1%}" if screened else "n/a"
     history = context.history
+    comparable = history.held_days(context.this) is not None  # no day of this month held: nothing to compare
     previous, year_ago = (
-        headline.get(month, (0, 0))[1] if history.holds(month) else None
+        headline.get(month, (0, 0))[1] if comparable and history.holds(month) else None
         for month in (context.previous, context.year_ago)
     )
     return [
@@ -457,13 +458,22 @@ def write_report(
     )
     label_counts = {(row.month, row.label): row.papers for row in context.rows["labels"]}
     document = Document(f"{taxonomy.title}: {month:%B %Y}", f"avi-radar monthly report for {context.this}")
+    # a month the warehouse holds no day of has nothing to measure: its headline says so, and no part
+    # reads its zeros as a fall
+    measured = context.history.held_days(context.this) is not None
     document.add(
         *_headline(context),
-        *_sections(context, label_counts),
-        *_techniques(context, label_counts),
-        *_new_mentions(context),
-        *_emerging_topics(context),
-        *_survey_update(context),
+        *(
+            [
+                *_sections(context, label_counts),
+                *_techniques(context, label_counts),
+                *_new_mentions(context),
+                *_emerging_topics(context),
+                *_survey_update(context),
+            ]
+            if measured
+            else []
+        ),
         *_methods(context),
         Heading("Appendix: the queries behind every number"),
         *[Code(query.name, query.sql) for query in queries.values()],

@@ -159,6 +159,22 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
     assert len(re.findall(r"data:image/png;base64,", html_path.read_text())) == 3
 
 
+def test_a_month_outside_the_history_is_compared_with_nothing(year_warehouse: Path, tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(get_settings().taxonomy_file)
+    with open_for_reading(year_warehouse) as warehouse:
+        write_report(warehouse, taxonomy, "2026-06", tmp_path / "after")
+        write_report(warehouse, taxonomy, "2024-01", tmp_path / "before")
+    after = (tmp_path / "after" / "report.md").read_text()
+    # May is held whole, June not at all: June's zero is no fall against May, and no subsection shrank
+    assert "- **no history** audio-visual vs 2026-05" in after and "-100%" not in after
+    assert "History runs 2025-05-01 to 2026-05-29: no comparison with 2026-05 or 2025-06." in after
+    assert "What grew" not in after and "## Methods note" in after
+    before = (tmp_path / "before" / "report.md").read_text()
+    assert "The warehouse holds no papers submitted in 2024-01 (the warehouse holds no papers up to this month)." in (
+        before
+    )
+
+
 def test_a_paper_fits_no_subsection_when_none_of_its_task_labels_reaches_its_threshold(year_warehouse: Path) -> None:
     queries = report_queries(parse_month("2026-05"), None)
     in_may = "p.published >= DATE '2026-05-01' AND p.published < DATE '2026-06-01'"
