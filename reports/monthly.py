@@ -181,13 +181,18 @@ def _history_notes(context: ReportContext, no_previous: bool, no_year_ago: bool)
     history, notes = context.history, []
     held = history.held_days(context.this)
     in_words = history.in_words_for(context.this)
+    missing = [month for month, absent in ((context.previous, no_previous), (context.year_ago, no_year_ago)) if absent]
     if held is None:
-        notes.append(f"The warehouse holds no papers submitted in {context.this} ({in_words}).")
-    elif not history.holds(context.this):
+        return [
+            Paragraph(
+                f"The warehouse holds no papers submitted in {context.this} ({in_words}): nothing to compare with "
+                f"{' or '.join(missing)}."
+            )
+        ]
+    if not history.holds(context.this):
         notes.append(
             f"The warehouse holds this month's papers submitted {held[0]} to {held[1]} only: its counts are partial."
         )
-    missing = [month for month, absent in ((context.previous, no_previous), (context.year_ago, no_year_ago)) if absent]
     if missing:
         notes.append(f"{in_words.capitalize()}: no comparison with {' or '.join(missing)}.")
     return [Paragraph(" ".join(notes))] if notes else []
