@@ -25,7 +25,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from core.settings import Settings
+from core.settings import Settings, kept_aside
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -176,7 +175,7 @@ class CachedEmbedder:
         try:
             self.connection = _open_cache(cache_path)
         except sqlite3.DatabaseError as error:  # "file is not a database": a cache only costs time to rebuild
-            kept = cache_path.with_name(f"{cache_path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            kept = kept_aside(cache_path)
             cache_path.replace(kept)  # SQLite removed its journal files when the connection closed
             logger.warning(
                 "the embedding cache %s cannot be read (%s): kept as %s, a new one started", cache_path, error, kept

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from difflib import get_close_matches
 from functools import cached_property
 from pathlib import Path
@@ -269,6 +270,11 @@ class Settings(BaseSettings):
     def default_corpus(self) -> list[Path]:
         """The corpus files under ``shared/corpus`` that exist."""
         return sorted((self.shared_dir / "corpus").glob("*.jsonl.gz"))
+
+
+def kept_aside(path: Path) -> Path:
+    """Where a damaged file is kept when a new one takes its place: beside it, named for when (UTC)."""
+    return path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
 
 
 _settings: Settings | None = None

@@ -98,6 +98,12 @@ class ReportContext:
     def previous(self) -> str:
         return self.months[-2]
 
+    @property
+    def month_held(self) -> bool:
+        """Whether the warehouse holds any day of the report's month: a month it holds none of has nothing to
+        measure, and its zeros are no fall."""
+        return self.history.held_days(self.this) is not None
+
     @cached_property
     def held_before(self) -> list[str]:
         """The trailing months the warehouse holds whole: what averages and trends are measured over."""
@@ -157,9 +163,8 @@ def _headline(context: ReportContext) -> list:
     screened, audio_visual = headline.get(context.this, (0, 0))
     share = f"{audio_visual / screened:.1%}" if screened else "n/a"
     history = context.history
-    comparable = history.held_days(context.this) is not None  # no day of this month held: nothing to compare
     previous, year_ago = (
-        headline.get(month, (0, 0))[1] if comparable and history.holds(month) else None
+        headline.get(month, (0, 0))[1] if context.month_held and history.holds(month) else None
         for month in (context.previous, context.year_ago)
     )
     return [
@@ -463,9 +468,6 @@ def write_report(
     )
     label_counts = {(row.month, row.label): row.papers for row in context.rows["labels"]}
     document = Document(f"{taxonomy.title}: {month:%B %Y}", f"avi-radar monthly report for {context.this}")
-    # a month the warehouse holds no day of has nothing to measure: its headline says so, and no part
-    # reads its zeros as a fall
-    measured = context.history.held_days(context.this) is not None
     document.add(
         *_headline(context),
         *(
@@ -476,7 +478,7 @@ def write_report(
                 *_emerging_topics(context),
                 *_survey_update(context),
             ]
-            if measured
+            if context.month_held  # else the headline says why there is nothing to measure
             else []
         ),
         *_methods(context),

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.records import Extraction, Mention, PaperRecord, Rejected, content_hash, is_withdrawn
+from core.settings import kept_aside
 
 MIGRATIONS = sorted(Path(__file__).with_name("migrations").glob("[0-9][0-9][0-9]_*.sql"))
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -669,7 +670,7 @@ def restore_published(db_path: Path, force: bool = False) -> tuple[Path, str | N
     # copied before anything moves: however the command is stopped, db_path is missing only between two renames
     # (a run meeting no file would start an empty warehouse and publish it over the snapshot)
     staged = _copy_beside(snapshot, db_path)
-    kept = db_path.with_name(f"{db_path.name}.damaged-{_now():%Y%m%dT%H%M%S}")
+    kept = kept_aside(db_path)
     for damaged, aside in ((db_path, kept), (Path(f"{db_path}.wal"), Path(f"{kept}.wal"))):
         if damaged.exists():  # the log too: replayed on the restored file, it would damage it again
             os.replace(damaged, aside)
