@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         description="PDFs an ingest run reads at most, newest papers first: a backfill's audio-visual papers are "
         "read over the next nights, each night bounded (300 at arXiv's 3 s a request: 15 minutes).",
     )
+    keep_pdfs: Literal["unread", "all"] = Field(
+        default="unread",
+        description="Which downloaded PDFs stay under AVI_HOME/pdf once their text is stored: unread (those whose "
+        "text could not be read, to look into with `avi extract`) or all (some MB a paper, every night).",
+    )
     max_pdf_bytes: int = Field(default=50_000_000, description="Larger PDFs are refused.")
     max_pdf_pages: int = Field(default=300, description="PDFs with more pages are refused.")
     pdf_timeout_s: float = Field(default=60.0, description="Time limit for reading one PDF.")
@@ -199,7 +204,7 @@ class Settings(BaseSettings):
 
     @property
     def pdf_dir(self) -> Path:
-        """Cache of downloaded PDFs."""
+        """Downloaded PDFs (content-addressed; ``AVI_KEEP_PDFS`` says which stay)."""
         return self._subdir("pdf")
 
     @property

@@ -20,7 +20,7 @@ import re
 import resource
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -83,6 +83,17 @@ def download_pdf(
         temporary.write_bytes(body)
         temporary.replace(path)
     return path
+
+
+def discard_read_pdfs(files: Sequence[tuple[str, Path]], read: set[str]) -> int:
+    """Remove the downloaded PDFs of the papers in ``read`` (their text is stored), leaving those whose text
+    could not be read; returns how many were removed."""
+    removed = 0
+    for arxiv_id, path in files:
+        if arxiv_id in read and path.exists():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _reading_order(blocks: list[tuple], page_width: float) -> list[tuple]:

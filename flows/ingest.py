@@ -35,7 +35,7 @@ from core.settings import Settings, get_settings
 from extract.arxiv_client import ArxivHarvester
 from extract.http import polite_session
 from extract.oai import OaiHarvester
-from extract.pdf import ExtractionPool, PdfRefused, download_pdf
+from extract.pdf import ExtractionPool, PdfRefused, discard_read_pdfs, download_pdf
 from flows.rate_limit import arxiv_gate
 from flows.runs import RunReport, recorded_run
 from flows.steps import classify_papers, mention_abstracts, publish_digest
@@ -121,6 +121,8 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
         else:
             failed += 1
             logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
+    if settings.keep_pdfs == "unread":
+        discard_read_pdfs(files, {arxiv_id for arxiv_id, extraction in outcomes if extraction.has_text})
     mention_abstracts(warehouse, model_version)
     logger.info("texts: %d read, %d failed", read, failed)
     waiting = len(warehouse.papers_needing_text(model_version))

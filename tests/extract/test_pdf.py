@@ -8,7 +8,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from extract.pdf import ExtractionPool, extract_document, extract_file
+from extract.pdf import ExtractionPool, discard_read_pdfs, extract_document, extract_file
 from tests.conftest import PDF_FIXTURES
 
 DIFFGESTURE = PDF_FIXTURES / "2303.09119v2.pdf"  # Taming Diffusion Models for Audio-Driven Co-Speech Gesture Generation
@@ -141,3 +141,16 @@ def test_memory_limit_fails_the_file_not_the_run(tmp_path: Path) -> None:
         results = dict(pool.map([("dense", dense), ("diffgesture", DIFFGESTURE)]))
     assert results["dense"].status == "failed" and results["dense"].text is None
     assert results["diffgesture"].status == "ok"  # the next file in the same pool is read as usual
+
+
+def test_only_the_pdfs_whose_text_was_read_are_discarded(tmp_path: Path) -> None:
+    readable, broken = tmp_path / "readable.pdf", tmp_path / "broken.pdf"
+    readable.write_bytes((PDF_FIXTURES / "1903.03369v4.pdf").read_bytes())
+    broken.write_bytes(b"%PDF-1.7\n" + b"\0" * 64)
+    files = [("1903.03369", readable), ("2605.00001", broken)]
+    outcomes = {arxiv_id: extract_file(path) for arxiv_id, path in files}
+    read = {arxiv_id for arxiv_id, extraction in outcomes.items() if extraction.has_text}
+    assert read == {"1903.03369"}
+    assert discard_read_pdfs(files, read) == 1
+    assert not readable.exists() and broken.exists()  # kept for `avi extract` to say why
+    assert discard_read_pdfs(files, read) == 0  # a second pass finds nothing to do

@@ -50,6 +50,7 @@ def test_ingest_one_day_twice(against_mirror: str, day_rows: list[dict], monkeyp
         assert relevant, "the day holds audio-visual papers"
         texts = dict(warehouse.query("SELECT arxiv_id, status FROM paper_texts")[1])
         assert set(texts) == relevant and set(texts.values()) == {"ok"}
+        assert not list(settings.pdf_dir.rglob("*.pdf"))  # every text read and stored: no PDF kept (AVI_KEEP_PDFS)
         assert warehouse.query("SELECT min(n_chars) > 500 FROM paper_texts")[1] == [(True,)]
         # the mirror's generated PDFs have an Abstract, four numbered sections and References
         parts = warehouse.query("SELECT arxiv_id, list(part ORDER BY position) FROM paper_parts GROUP BY arxiv_id")[1]
