@@ -20,7 +20,7 @@ import re
 import resource
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -85,13 +85,14 @@ def download_pdf(
     return path
 
 
-def discard_read_pdfs(files: Sequence[tuple[str, Path]], read: set[str]) -> int:
-    """Remove the downloaded PDFs of the papers in ``read`` (their text is stored), leaving those whose text
-    could not be read; returns how many were removed."""
+def discard_read_pdfs(pdf_dir: Path, read: set[str]) -> int:
+    """Remove the cached PDFs under ``pdf_dir`` whose SHA-256 is in ``read`` (their text is stored), leaving
+    those whose text could not be read; returns how many were removed. The whole cache is swept, not one
+    run's downloads, so the PDFs of a run stopped between storing their texts and removing them go too."""
     removed = 0
-    for arxiv_id, path in files:
-        if arxiv_id in read and path.exists():
-            path.unlink()
+    for path in pdf_dir.glob("*/*.pdf"):
+        if path.stem in read:
+            path.unlink(missing_ok=True)
             removed += 1
     return removed
 

@@ -122,7 +122,7 @@ def fetch_texts(warehouse: Warehouse, settings: Settings, model_version: str, ru
             failed += 1
             logger.warning("no text for %s: %s %s", arxiv_id, extraction.status, extraction.reason)
     if settings.keep_pdfs == "unread":
-        discard_read_pdfs(files, {arxiv_id for arxiv_id, extraction in outcomes if extraction.has_text})
+        discard_read_pdfs(settings.pdf_dir, warehouse.read_pdf_hashes())
     mention_abstracts(warehouse, model_version)
     logger.info("texts: %d read, %d failed", read, failed)
     waiting = len(warehouse.papers_needing_text(model_version))

@@ -435,6 +435,13 @@ class Warehouse:
             ).fetchall()
         ]
 
+    def read_pdf_hashes(self) -> set[str]:
+        """The SHA-256 of every PDF whose text is stored: their cached files are no longer needed."""
+        rows = self.connection.execute(
+            "SELECT DISTINCT pdf_sha256 FROM paper_texts WHERE text IS NOT NULL AND pdf_sha256 IS NOT NULL"
+        ).fetchall()
+        return {sha256 for (sha256,) in rows}
+
     def store_extraction(self, arxiv_id: str, version: int, extraction: Extraction, run_id: int | None) -> None:
         """Record one paper's extraction, a failure too (with its reason), and its parts, citations and mentions."""
         structure = extraction.structure

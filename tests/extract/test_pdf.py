@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
 import pymupdf
 import pytest
 
-from extract.pdf import ExtractionPool, discard_read_pdfs, extract_document, extract_file
+from extract.pdf import ExtractionPool, cache_path, discard_read_pdfs, extract_document, extract_file
 from tests.conftest import PDF_FIXTURES
 
 DIFFGESTURE = PDF_FIXTURES / "2303.09119v2.pdf"  # Taming Diffusion Models for Audio-Driven Co-Speech Gesture Generation
@@ -144,13 +145,18 @@ def test_memory_limit_fails_the_file_not_the_run(tmp_path: Path) -> None:
 
 
 def test_only_the_pdfs_whose_text_was_read_are_discarded(tmp_path: Path) -> None:
-    readable, broken = tmp_path / "readable.pdf", tmp_path / "broken.pdf"
-    readable.write_bytes((PDF_FIXTURES / "1903.03369v4.pdf").read_bytes())
-    broken.write_bytes(b"%PDF-1.7\n" + b"\0" * 64)
-    files = [("1903.03369", readable), ("2605.00001", broken)]
-    outcomes = {arxiv_id: extract_file(path) for arxiv_id, path in files}
-    read = {arxiv_id for arxiv_id, extraction in outcomes.items() if extraction.has_text}
-    assert read == {"1903.03369"}
-    assert discard_read_pdfs(files, read) == 1
-    assert not readable.exists() and broken.exists()  # kept for `avi extract` to say why
-    assert discard_read_pdfs(files, read) == 0  # a second pass finds nothing to do
+    def cached(body: bytes) -> Path:
+        path = cache_path(tmp_path, hashlib.sha256(body).hexdigest())
+        path.write_bytes(body)
+        return path
+
+    readable = cached((PDF_FIXTURES / "1903.03369v4.pdf").read_bytes())
+    broken = cached(b"%PDF-1.7\n" + b"\0" * 64)
+    left_behind = cached(b"%PDF-1.7\n a run stopped after storing this one's text")
+    extractions = [extract_file(readable), extract_file(broken)]
+    assert [extraction.has_text for extraction in extractions] == [True, False]
+    read = {extraction.sha256 for extraction in extractions if extraction.has_text} | {left_behind.stem}
+    assert discard_read_pdfs(tmp_path, read) == 2
+    assert not readable.exists() and not left_behind.exists()
+    assert broken.exists()  # kept for `avi extract` to say why
+    assert discard_read_pdfs(tmp_path, read) == 0  # a second pass finds nothing to do
