@@ -10,6 +10,7 @@ next nightly run, or `avi ingest` over a window, reads them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -94,10 +95,12 @@ class SubmissionWindow:
 
 
 def file_fingerprint(path: Path, categories: list[str], window: SubmissionWindow = SubmissionWindow()) -> str:
-    """What an import of ``path`` loads: the file's size and modification time, the categories and the
-    submission dates kept."""
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{','.join(sorted(categories))}:{window}"
+    """What an import of ``path`` loads: the file's content (its SHA-256, so that a dump touched or provisioned
+    again unchanged is not read again, as its size and modification time would have it), the categories and
+    the submission dates kept."""
+    with path.open("rb") as handle:
+        content = hashlib.file_digest(handle, "sha256").hexdigest()
+    return f"{content}:{','.join(sorted(categories))}:{window}"
 
 
 def _load_file(

@@ -62,8 +62,13 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # both files were loaded whole and are unchanged: neither is read again
     assert (second["n_harvested"], second["n_new"], second["n_updated"], second["n_classified"]) == (0, 0, 0, 0)
-    # a file that changed since (here only its modification time) is read again from its start
+    # a file only touched (provisioned again, say) is the same file: not read again
     os.utime(kaggle_file, ns=(kaggle_file.stat().st_atime_ns, kaggle_file.stat().st_mtime_ns + 10**9))
+    assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
+    touched = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert touched["n_harvested"] == 0
+    # a file whose content changed since (here the order of its rows) is read again from its start
+    kaggle_file.write_text("".join(json.dumps(_kaggle_row(row)) + "\n" for row in reversed(day_rows[60:100])))
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
     third = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     in_kaggle_file = {row["arxiv_id"] for row in day_rows[60:100]} & expected
@@ -75,7 +80,7 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
             [[row["arxiv_id"] for row in day_rows[60:100]]],
         )[1] == [(2,)]
         assert warehouse.query("SELECT count(*) FROM pending_work WHERE waiting_for = 'labels'")[1] == [(0,)]
-        assert warehouse.query("SELECT flow, status FROM runs")[1] == [("import", "success")] * 3
+        assert warehouse.query("SELECT flow, status FROM runs")[1] == [("import", "success")] * 4
 
 
 def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], tmp_path: Path, capsys) -> None:
