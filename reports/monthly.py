@@ -118,8 +118,9 @@ def _change(now: int, before: int | None) -> str:
     return f"{(now - before) / before:+.0%}"
 
 
-def _months(count: int) -> str:
-    return f"{count} month" if count == 1 else f"{count} months"
+def _counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless the count is one ("1 paper", "3 papers")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _figure(value: float | None) -> str:
@@ -250,7 +251,7 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
         )
     parts.append(
         Table(
-            ["subsection", f"papers {this}", f"monthly average, {_months(len(held))} before", "growth"],
+            ["subsection", f"papers {this}", f"monthly average, {_counted(len(held), 'month')} before", "growth"],
             [
                 [
                     names[label],
@@ -286,7 +287,7 @@ def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]
     }
     heading = Heading("Technique trends")
     if not technique_series:
-        return [heading, Paragraph(f"No technique labels in the {_months(len(shown))} held.")]
+        return [heading, Paragraph(f"No technique labels in the {_counted(len(shown), 'month')} held.")]
     parts: list = [heading]
     if len(shown) > 1:
         technique_chart = context.out_dir / "techniques.png"
@@ -295,7 +296,7 @@ def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]
     previous_held = context.previous in context.held_before
     parts.append(
         Table(
-            ["technique", context.previous, context.this, f"{_months(len(shown))} held"],
+            ["technique", context.previous, context.this, f"{_counted(len(shown), 'month')} held"],
             [
                 [name, str(values[-2]) if previous_held else NO_HISTORY, str(values[-1]), str(sum(values))]
                 for name, values in sorted(technique_series.items(), key=lambda item: -item[1][-1])
@@ -343,12 +344,13 @@ def _emerging_topics(context: ReportContext) -> list:
     earlier_low = [(paper_text(r.title, r.abstract), r.title, r.months_back) for r in low_fit if r.months_back > 0]
     topics = find_topics(month_low, earlier_low, [paper_text(r.title, r.abstract) for r in rows["fitting"]])
     six_months_held = all(month in context.held_before for month in context.months[-7:-1])
+    fit = "fits" if len(month_low) == 1 else "fit"
     parts: list = [
         Heading("Emerging topics"),
         Paragraph(
-            f"{len(month_low)} audio-visual papers this month fit no subsection well (no subsection's score reaches "
-            "its threshold: each carries the nearest one because an audio-visual paper must carry one). Clustered "
-            "on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
+            f"{_counted(len(month_low), 'audio-visual paper')} this month {fit} no subsection well (no subsection's "
+            "score reaches its threshold: each carries the nearest one because an audio-visual paper must carry "
+            "one). Clustered on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
             "more of a cluster's papers use, far more than this month's audio-visual papers as a whole; 'earlier' "
             "counts similar low-fit papers of the three months before and the three before those"
             + ("." if six_months_held else f", which the warehouse does not hold ({context.history.start_in_words}).")
@@ -365,7 +367,7 @@ def _emerging_topics(context: ReportContext) -> list:
             earlier = "earlier months not held."
         parts += [
             Heading(" / ".join(topic.terms), 3),
-            Paragraph(f"{len(topic.papers)} papers; {earlier}"),
+            Paragraph(f"{_counted(len(topic.papers), 'paper')}; {earlier}"),
             Links([(title, f"https://arxiv.org/abs/{arxiv_id}", arxiv_id) for arxiv_id, title in topic.papers]),
         ]
     return parts

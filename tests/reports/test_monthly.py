@@ -13,7 +13,7 @@ import pytest
 
 from classify.taxonomy import is_task_label, load_taxonomy
 from core.settings import get_settings
-from reports.monthly import write_report
+from reports.monthly import _counted, write_report
 from reports.queries import month_offset, parse_month, report_queries
 from warehouse.db import Warehouse, open_for_reading
 
@@ -145,11 +145,13 @@ def test_every_number_of_the_report_is_what_its_appendix_query_returns(year_ware
         label = by_name[name]
         assert (in_april, in_may) == (str(labels.get(("2026-04", label), 0)), str(labels.get(("2026-05", label), 0)))
         assert in_year == str(sum(labels.get((month, label), 0) for month in [*trailing, "2026-05"]))
-    assert f"{len(low_fit_this_month)} audio-visual papers this month fit no subsection well" in markdown
+    one = len(low_fit_this_month) == 1
+    low_fit = "audio-visual paper this month fits" if one else "audio-visual papers this month fit"
+    assert f"{len(low_fit_this_month)} {low_fit} no subsection well" in markdown
     topics = _part(markdown, "Emerging topics").split("\n### ")[1:]
     assert topics
     for topic in topics:  # a topic's count is the papers it lists
-        count = int(re.search(r"(\d+) papers; earlier: ", topic)[1])
+        count = int(re.search(r"(\d+) papers?; earlier: ", topic)[1])
         assert count == len(re.findall(r"^- \[", topic, flags=re.M))
     for block in _part(markdown, "Papers the survey should add").split("\n### ")[1:]:
         label = by_name[block.splitlines()[0]]
@@ -238,6 +240,10 @@ def test_month_arithmetic_and_validation() -> None:
     assert str(month_offset(parse_month("2026-01"), -1)) == "2025-12-01"
     with pytest.raises(ValueError, match="2026-05"):
         parse_month("May 2026")
+
+
+def test_counts_in_words_agree_with_their_number() -> None:
+    assert [_counted(count, "paper") for count in (0, 1, 2)] == ["0 papers", "1 paper", "2 papers"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
