@@ -15,6 +15,7 @@ import duckdb
 from classify.registry import active_model
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
 from core.settings import Settings
+from core.wording import counted
 from warehouse.db import Warehouse, is_lock_conflict, open_for_reading
 
 ANSWERS = {"a": "av", "c": "context", "n": "none"}
@@ -97,9 +98,11 @@ def label_session(settings: Settings, limit: int, ask: Callable[[str], str], say
         if not candidates:
             unlabelled = len(warehouse.papers_to_classify(version))
             if unlabelled:
+                carry = "carries" if unlabelled == 1 else "carry"
                 say(
-                    f"{unlabelled} papers carry no labels of the current model {version} yet: `avi reclassify` "
-                    "labels them from the cached embeddings (nothing is downloaded), then `avi label` asks"
+                    f"{counted(unlabelled, 'paper')} {carry} no labels of the current model {version} yet: "
+                    "`avi reclassify` labels them from the cached embeddings (nothing is downloaded), then "
+                    "`avi label` asks"
                 )
             else:
                 say(f"no paper waits for a decision (model {version})")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from classify.taxonomy import Taxonomy, is_task_label, section_of
 from core.records import ARXIV_FIRST_DAY
+from core.wording import counted
 from reports.text import first_sentence
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -86,7 +87,7 @@ def digest_markdown(papers: Sequence[DigestPaper], taxonomy: Taxonomy, since: da
     """The digest as Markdown: the window's papers by section and subsection, with scores and one line each."""
     names = taxonomy.names
     window = f"{since}" if since == until else f"{since} to {until}"
-    out = [f"# New audio-visual papers, {window}", "", f"{len(papers)} papers for *{taxonomy.title}*.", ""]
+    out = [f"# New audio-visual papers, {window}", "", f"{counted(len(papers), 'paper')} for *{taxonomy.title}*.", ""]
     for section, labels in _grouped(papers, taxonomy).items():
         out += [f"## {taxonomy.sections.get(section, 'Other')}", ""]
         for label, members in labels.items():

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from classify.taxonomy import Taxonomy
+from core.wording import counted
 from reports.text import first_sentence
 from warehouse.db import Warehouse
 
@@ -250,7 +251,8 @@ def pull_request_body(patch: HubPatch, taxonomy: Taxonomy, how: str, query: str)
     out = [
         f"# New papers for {taxonomy.title}",
         "",
-        f"{len(papers)} papers, {patch.lines_added} lines added under {len(patch.added)} headings, "
+        f"{counted(len(papers), 'paper')}, {counted(patch.lines_added, 'line')} added under "
+        f"{counted(len(patch.added), 'heading')}, "
         f"{patch.lines_removed} lines removed. {how}",
         "",
     ]

@@ -19,6 +19,7 @@ from typing import Any
 from classify.labels import paper_text
 from classify.taxonomy import Taxonomy, is_task_label, load_taxonomy
 from core.settings import Settings
+from core.wording import counted
 from reports.charts import bar_chart, line_chart
 from reports.document import Code, Document, Heading, Image, Links, Numbers, Paragraph, Table, to_html, to_markdown
 from reports.hub import DEFAULT_MIN_SCORE, Hub, HubPatch, read_hub, write_hub_patch
@@ -116,11 +117,6 @@ def _change(now: int, before: int | None) -> str:
     if before == 0:
         return "none before"
     return f"{(now - before) / before:+.0%}"
-
-
-def _counted(count: int, noun: str) -> str:
-    """``count`` and ``noun``, plural unless the count is one ("1 paper", "3 papers")."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _figure(value: float | None) -> str:
@@ -251,7 +247,7 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
         )
     parts.append(
         Table(
-            ["subsection", f"papers {this}", f"monthly average, {_counted(len(held), 'month')} before", "growth"],
+            ["subsection", f"papers {this}", f"monthly average, {counted(len(held), 'month')} before", "growth"],
             [
                 [
                     names[label],
@@ -287,7 +283,7 @@ def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]
     }
     heading = Heading("Technique trends")
     if not technique_series:
-        return [heading, Paragraph(f"No technique labels in the {_counted(len(shown), 'month')} held.")]
+        return [heading, Paragraph(f"No technique labels in the {counted(len(shown), 'month')} held.")]
     parts: list = [heading]
     if len(shown) > 1:
         technique_chart = context.out_dir / "techniques.png"
@@ -296,7 +292,7 @@ def _techniques(context: ReportContext, label_counts: dict[tuple[str, str], int]
     previous_held = context.previous in context.held_before
     parts.append(
         Table(
-            ["technique", context.previous, context.this, f"{_counted(len(shown), 'month')} held"],
+            ["technique", context.previous, context.this, f"{counted(len(shown), 'month')} held"],
             [
                 [name, str(values[-2]) if previous_held else NO_HISTORY, str(values[-1]), str(sum(values))]
                 for name, values in sorted(technique_series.items(), key=lambda item: -item[1][-1])
@@ -348,7 +344,7 @@ def _emerging_topics(context: ReportContext) -> list:
     parts: list = [
         Heading("Emerging topics"),
         Paragraph(
-            f"{_counted(len(month_low), 'audio-visual paper')} this month {fit} no subsection well (no subsection's "
+            f"{counted(len(month_low), 'audio-visual paper')} this month {fit} no subsection well (no subsection's "
             "score reaches its threshold: each carries the nearest one because an audio-visual paper must carry "
             "one). Clustered on their titles and abstracts (TF-IDF, k-means) and named by terms that two or "
             "more of a cluster's papers use, far more than this month's audio-visual papers as a whole; 'earlier' "
@@ -367,7 +363,7 @@ def _emerging_topics(context: ReportContext) -> list:
             earlier = "earlier months not held."
         parts += [
             Heading(" / ".join(topic.terms), 3),
-            Paragraph(f"{_counted(len(topic.papers), 'paper')}; {earlier}"),
+            Paragraph(f"{counted(len(topic.papers), 'paper')}; {earlier}"),
             Links([(title, f"https://arxiv.org/abs/{arxiv_id}", arxiv_id) for arxiv_id, title in topic.papers]),
         ]
     return parts
@@ -389,10 +385,10 @@ def _survey_update(context: ReportContext) -> list:
         papers = len(patch.papers)
         parts.append(
             Paragraph(
-                f"A ready patch of the survey's hub README adds the month's {papers} audio-visual papers it does not "
-                f"list yet under {len(patch.added)} of its headings ({patch.lines_added} lines, none removed): "
-                f"{HUB_PATCH_FOLDER}/README.md, {HUB_PATCH_FOLDER}/hub.diff, and {HUB_PATCH_FOLDER}/PR.md as the "
-                "pull request's text."
+                f"A ready patch of the survey's hub README adds the month's {counted(papers, 'audio-visual paper')} it "
+                f"does not list yet under {len(patch.added)} of its headings ({patch.lines_added} lines, none "
+                f"removed): {HUB_PATCH_FOLDER}/README.md, {HUB_PATCH_FOLDER}/hub.diff, and {HUB_PATCH_FOLDER}/PR.md "
+                "as the pull request's text."
             )
         )
     if context.feeds_dir is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from avi_radar.commands.common import existing_paths, parse_date, require_known, score, year_month
 from core.records import ARXIV_FIRST_DAY
 from core.settings import Settings
+from core.wording import counted
 from reports.hub import DEFAULT_MIN_SCORE
 
 
@@ -26,8 +27,9 @@ def cmd_hub_patch(args: argparse.Namespace, settings: Settings) -> int:
     with open_for_reading(settings.db_path) as warehouse:
         patch = write_hub_patch(warehouse, taxonomy, hub, since, until, args.min_score, out_dir)
     papers = patch.papers
+    added = f"{counted(patch.lines_added, 'line')} added under {counted(len(patch.added), 'heading')}"
     print(
-        f"{len(papers)} papers: {patch.lines_added} lines added under {len(patch.added)} headings, "
+        f"{counted(len(papers), 'paper')}: {added}, "
         f"{patch.lines_removed} removed; {len(patch.already_listed)} listed already, {len(patch.unplaced)} "
         f"under no heading"
     )

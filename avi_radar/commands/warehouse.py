@@ -61,8 +61,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     failed = sum(1 for _, broken in results if broken)
     print(f"{len(results) - failed} of {len(results)} checks hold")
     if backlog:
+        waiting = "audio-visual paper waits for its" if backlog == 1 else "audio-visual papers wait for their"
         print(
-            f"{backlog} audio-visual papers wait for their text; each ingest run reads {settings.texts_per_run} "
+            f"{backlog} {waiting} text; each ingest run reads {settings.texts_per_run} "
             "(AVI_TEXTS_PER_RUN), newest first"
         )
     trained = current_version(settings.models_dir)

@@ -13,7 +13,7 @@ import pytest
 
 from classify.taxonomy import is_task_label, load_taxonomy
 from core.settings import get_settings
-from reports.monthly import _counted, write_report
+from reports.monthly import write_report
 from reports.queries import month_offset, parse_month, report_queries
 from warehouse.db import Warehouse, open_for_reading
 
@@ -240,10 +240,6 @@ def test_month_arithmetic_and_validation() -> None:
     assert str(month_offset(parse_month("2026-01"), -1)) == "2025-12-01"
     with pytest.raises(ValueError, match="2026-05"):
         parse_month("May 2026")
-
-
-def test_counts_in_words_agree_with_their_number() -> None:
-    assert [_counted(count, "paper") for count in (0, 1, 2)] == ["0 papers", "1 paper", "2 papers"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
