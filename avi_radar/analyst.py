@@ -16,7 +16,7 @@ from classify.registry import active_model
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
 from core.settings import Settings
 from core.wording import counted
-from warehouse.db import Warehouse, is_lock_conflict, open_for_reading
+from warehouse.db import Warehouse, is_lock_conflict, no_warehouse, open_for_reading
 
 ANSWERS = {"a": "av", "c": "context", "n": "none"}
 
@@ -32,7 +32,7 @@ def _checked_labels(taxonomy: Taxonomy, relevance: str, labels: list[str]) -> li
 
 def _open_for_writing(settings: Settings) -> Warehouse:
     if not settings.db_path.exists():  # a decision needs papers to be about: never start an empty warehouse
-        raise FileNotFoundError(f"no warehouse at {settings.db_path}: run `avi ingest` (or `avi import`) first")
+        raise no_warehouse(settings.db_path)
     try:
         return Warehouse(settings.db_path)
     except duckdb.IOException as error:

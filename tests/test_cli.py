@@ -81,6 +81,8 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert "no warehouse at" in capsys.readouterr().err
     assert main(["label"]) == 2
     assert "run `avi ingest` (or `avi import`) first" in capsys.readouterr().err
+    assert main(["reclassify"]) == 2  # refused before Prefect starts
+    assert "run `avi ingest` (or `avi import`) first" in capsys.readouterr().err
     assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err

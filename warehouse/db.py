@@ -124,6 +124,11 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection, current: int, target
             connection.execute("INSERT INTO schema_version VALUES (?, ?)", [number, _now()])
 
 
+def no_warehouse(path: Path) -> FileNotFoundError:
+    """The error for a command that needs papers in a home that holds no warehouse yet."""
+    return FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
+
+
 class Warehouse:
     """A connection to the warehouse file with the operations the pipeline needs."""
 
@@ -132,7 +137,7 @@ class Warehouse:
         which otherwise may grow to 80 % of the machine's memory during a backfill."""
         self.path = path
         if read_only and not path.exists():
-            raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
+            raise no_warehouse(path)
         if not read_only and not path.exists() and published_path(path).exists():
             # a new, empty warehouse would be published over the only copy left
             raise FileNotFoundError(

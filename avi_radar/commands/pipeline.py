@@ -121,6 +121,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     """Relabel the warehouse with a registered model (default: the current one), downloading nothing."""
+    from warehouse.db import no_warehouse, published_path
+
+    if not settings.db_path.exists() and not published_path(settings.db_path).exists():
+        raise no_warehouse(settings.db_path)  # nothing to relabel: never start an empty warehouse for it
     if args.model:
         from classify.registry import require_registered
 
