@@ -253,7 +253,7 @@ def pull_request_body(patch: HubPatch, taxonomy: Taxonomy, how: str, query: str)
         "",
         f"{counted(len(papers), 'paper')}, {counted(patch.lines_added, 'line')} added under "
         f"{counted(len(patch.added), 'heading')}, "
-        f"{patch.lines_removed} lines removed. {how}",
+        f"{counted(patch.lines_removed, 'line')} removed. {how}",
         "",
     ]
     for label, candidates in sorted(patch.added.items(), key=lambda item: names[item[0]]):
