@@ -20,6 +20,7 @@ those of ``encode``.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -184,6 +185,9 @@ class CachedEmbedder:
             )
             self.connection = _open_cache(cache_path)
         self._lock = threading.Lock()  # the flow's task threads share the connection: one statement at a time
+        # closing checkpoints the write-ahead log into the file and removes it: the cache file alone is then
+        # whole, for whoever copies it to another home (the process's last reference is never collected)
+        atexit.register(self.connection.close)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings for ``texts``, computing only those not cached yet."""
