@@ -255,19 +255,25 @@ def section_counts(papers: Sequence[LabeledPaper], predictions: Sequence[Predict
     return {section: SectionCount(predicted[section], labeled[section]) for section in sorted(predicted | labeled)}
 
 
+MonthTrainer = Callable[[list[LabeledPaper], frozenset[str]], Classifier]
+
+
 def leave_month_out(
     labeled: Sequence[LabeledPaper],
     month_rows: Sequence[dict],
     categories: Sequence[str],
-    train: Callable[[list[LabeledPaper]], Classifier],
+    train: MonthTrainer,
 ) -> tuple[MonthFigures, list[LabeledPaper], list[Prediction]]:
-    """The report's own question: a model trained on every labeled paper announced outside a month (``train``
-    never sees one of ``month_rows``, whatever its category) scores every paper of that month the nightly
-    job would harvest. Returns the figures, the month's papers and their predictions."""
+    """The report's own question: a model trained on every labeled paper announced outside a month scores
+    every paper of that month the nightly job would harvest. ``train`` gets the training papers and the
+    texts of every one of ``month_rows`` (whatever its category), which it must not learn from even as
+    unlabeled text (the screen's background sample). Returns the figures, the month's papers and their
+    predictions."""
     month_ids = {row["arxiv_id"] for row in month_rows}
     training = [paper for paper in labeled if paper.arxiv_id not in month_ids]
+    unseen = frozenset(paper_text(row["title"], row.get("abstract")) for row in month_rows if row.get("title"))
     papers = month_papers(month_rows, labeled, categories)
-    predictions = predict_papers(train(training), papers)
+    predictions = predict_papers(train(training, unseen), papers)
     figures = MonthFigures(
         score_predictions(papers, predictions),
         labeled=sum(paper.source != UNLABELED_SOURCE for paper in papers),
@@ -282,8 +288,8 @@ def leave_months_out(
     labeled: Sequence[LabeledPaper],
     corpus: Sequence[Path],
     categories: Sequence[str],
-    train: Callable[[list[LabeledPaper]], Classifier],
-    train_baseline: Callable[[list[LabeledPaper]], Classifier] | None = None,
+    train: MonthTrainer,
+    train_baseline: MonthTrainer | None = None,
 ) -> dict:
     """``avi eval --month``'s result (JSON): per month, the :func:`leave_month_out` figures of the model (and
     of the baseline when it is given)."""

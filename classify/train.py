@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from classify.embed import Embedder
@@ -45,6 +45,11 @@ class TrainingSetup:
     screen_max_loss: float = 0.0
     taxonomy_examples: bool = True
     folds: int = 5
+
+    def without(self, texts: frozenset[str]) -> TrainingSetup:
+        """This setup with ``texts`` out of its background sample: papers a model is scored on must not be
+        learnt from as unrelated text either."""
+        return replace(self, background=tuple(text for text in self.background if text not in texts))
 
     def examples(self, taxonomy: Taxonomy) -> list[LabeledPaper]:
         """The taxonomy's examples this setup trains on beside the labeled papers (none when it says not to)."""

@@ -97,11 +97,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     trains = bool(args.cv or args.holdout or months)
     setup = training_setup(settings, args.classifier, corpus, papers, args.cv) if trains else None
 
-    def train_model(train: list):  # noqa: ANN001, ANN202
-        return fit_classifier(taxonomy, embedder, train, setup=setup)
+    def train_model(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
+        return fit_classifier(taxonomy, embedder, train, setup=setup.without(unseen))
 
-    def train_baseline(train: list):  # noqa: ANN001, ANN202
-        return TfidfSvmClassifier(taxonomy).fit(train)
+    def train_baseline(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
+        return TfidfSvmClassifier(taxonomy).fit(train)  # learns from no unlabeled text
 
     if months:
         print(

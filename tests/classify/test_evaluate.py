@@ -110,8 +110,9 @@ def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
     from pathlib import Path
 
     from classify.evaluate import UNLABELED_SOURCE, leave_month_out
-    from classify.labels import load_labeled_papers
+    from classify.labels import load_labeled_papers, paper_text
     from classify.taxonomy import load_taxonomy
+    from classify.train import TrainingSetup
     from core.settings import DEFAULT_CATEGORIES
     from extract.corpus import rows_announced_in
     from tests.conftest import SHARED, require_shared
@@ -131,8 +132,11 @@ def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
         def predict(self, texts: list[str]) -> list[Prediction]:
             return [Prediction("none", 1.0, {}, 0.0) for _ in texts]
 
-    def train(papers: list[LabeledPaper]) -> NothingIsAudioVisual:
+    unseen_texts: set[str] = set()
+
+    def train(papers: list[LabeledPaper], unseen: frozenset[str]) -> NothingIsAudioVisual:
         trained_on.extend(papers)
+        unseen_texts.update(unseen)
         return NothingIsAudioVisual()
 
     categories = DEFAULT_CATEGORIES.split(",")
@@ -140,6 +144,10 @@ def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
     labeled_in_month = [paper for paper in labeled if paper.arxiv_id in month_ids]
     assert labeled_in_month and not month_ids & {paper.arxiv_id for paper in trained_on}
     assert len(trained_on) == len(labeled) - len(labeled_in_month)  # every other labeled paper is trained on
+    # nor is any paper of the month learnt from as unlabeled text (the screen's background), whatever its category
+    assert unseen_texts == {paper_text(row["title"], row["abstract"]) for row in rows}
+    background = ("an unrelated paper", *sorted(unseen_texts)[:3])
+    assert TrainingSetup(background=background).without(frozenset(unseen_texts)).background == background[:1]
     assert all(row["announced"].startswith("2026-04-") for row in rows) and len(scored) <= len(rows)
     harvested = {row["arxiv_id"] for row in rows if set(categories) & set(row["categories"])}
     assert {paper.arxiv_id for paper in scored} == harvested
