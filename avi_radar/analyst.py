@@ -16,7 +16,7 @@ from classify.registry import active_model
 from classify.taxonomy import RELEVANCE_CLASSES, Taxonomy, load_taxonomy
 from core.settings import Settings
 from core.wording import counted
-from warehouse.db import Warehouse, is_lock_conflict, no_warehouse, open_for_reading
+from warehouse.db import Warehouse, is_lock_conflict, open_for_reading, require_warehouse
 
 ANSWERS = {"a": "av", "c": "context", "n": "none"}
 
@@ -31,8 +31,7 @@ def _checked_labels(taxonomy: Taxonomy, relevance: str, labels: list[str]) -> li
 
 
 def _open_for_writing(settings: Settings) -> Warehouse:
-    if not settings.db_path.exists():  # a decision needs papers to be about: never start an empty warehouse
-        raise no_warehouse(settings.db_path)
+    require_warehouse(settings.db_path)  # a decision needs papers to be about
     try:
         return Warehouse(settings.db_path)
     except duckdb.IOException as error:

@@ -124,9 +124,17 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection, current: int, target
             connection.execute("INSERT INTO schema_version VALUES (?, ?)", [number, _now()])
 
 
-def no_warehouse(path: Path) -> FileNotFoundError:
-    """The error for a command that needs papers in a home that holds no warehouse yet."""
-    return FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
+def require_warehouse(path: Path) -> None:
+    """Refuse a command that needs the papers of the warehouse file ``path`` when the file is missing, before it
+    starts anything (an empty warehouse is never started for it): `avi restore` when the published snapshot
+    is there, else a first ingest."""
+    if path.exists():
+        return
+    if published_path(path).exists():  # a new, empty warehouse would be published over the only copy left
+        raise FileNotFoundError(
+            f"the warehouse {path} is missing but its published snapshot is there: `avi restore` puts it back"
+        )
+    raise FileNotFoundError(f"no warehouse at {path}: run `avi ingest` (or `avi import`) first")
 
 
 class Warehouse:
@@ -136,13 +144,8 @@ class Warehouse:
         """Open (and migrate, unless ``read_only``) the warehouse; ``memory_limit`` caps DuckDB's buffer pool,
         which otherwise may grow to 80 % of the machine's memory during a backfill."""
         self.path = path
-        if read_only and not path.exists():
-            raise no_warehouse(path)
-        if not read_only and not path.exists() and published_path(path).exists():
-            # a new, empty warehouse would be published over the only copy left
-            raise FileNotFoundError(
-                f"the warehouse {path} is missing but its published snapshot is there: `avi restore` puts it back"
-            )
+        if read_only or published_path(path).exists():  # else a writer starts a new warehouse
+            require_warehouse(path)
         config = {"memory_limit": memory_limit} if memory_limit else {}
         self.connection = duckdb.connect(str(path), read_only=read_only, config=config)
         if read_only:

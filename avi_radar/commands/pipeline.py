@@ -121,10 +121,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reclassify(args: argparse.Namespace, settings: Settings) -> int:
     """Relabel the warehouse with a registered model (default: the current one), downloading nothing."""
-    from warehouse.db import no_warehouse, published_path
+    from warehouse.db import require_warehouse
 
-    if not settings.db_path.exists() and not published_path(settings.db_path).exists():
-        raise no_warehouse(settings.db_path)  # nothing to relabel: never start an empty warehouse for it
+    require_warehouse(settings.db_path)  # nothing to relabel: refused before Prefect's server starts
     if args.model:
         from classify.registry import require_registered
 

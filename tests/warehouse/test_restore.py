@@ -175,6 +175,9 @@ def test_a_missing_warehouse_is_never_started_afresh_over_its_snapshot(capsys: p
     path.unlink()
     with pytest.raises(FileNotFoundError, match="is missing but its published snapshot is there: `avi restore`"):
         Warehouse(path)
+    for command in (["label"], ["reclassify"]):  # they need its papers: refused, with the same advice
+        assert main(command) == 2
+        assert "is missing but its published snapshot is there: `avi restore`" in capsys.readouterr().err
     assert not path.exists()
     assert main(["restore"]) == 0
     assert "there was no warehouse file to keep" in capsys.readouterr().out
