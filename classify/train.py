@@ -67,7 +67,6 @@ def training_setup(
 ) -> TrainingSetup:
     """The configured setup (``folds``: default ``AVI_TRAIN_CV_FOLDS``; below 2, 5); the screen's unlabeled
     texts come from ``corpus_files`` (never a labeled paper)."""
-    require_kind(kind)
     wants_screen = kind == TorchHeadClassifier.kind and settings.screen_max_loss > 0 and settings.screen_background
     background = (
         unlabeled_texts(corpus_files, {paper.arxiv_id for paper in papers}, settings.screen_background)
