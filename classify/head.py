@@ -16,7 +16,7 @@ chosen on the other folds), so measuring costs nothing beyond training:
 * the relevance probabilities are calibrated by temperature scaling on out-of-fold probabilities, so a
   0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
 * a words-only screen (:mod:`classify.screen`) answers ``none`` first for plainly unrelated texts, which
-  are then never embedded;
+  are then never embedded; a text that names every modality of the survey always goes past it;
 * predictions go through :func:`classify.model.build_prediction`, so a subsection implies its section
   and ``none`` carries no label.
 
@@ -82,6 +82,7 @@ class OutOfFold:
     relevance_class: np.ndarray  # gold relevance, as an index of RELEVANCE_CLASSES
     relevance_weight: np.ndarray  # what the view counts in learning relevance (0: its relevance is not known)
     terms: np.ndarray  # the view's modality term features (classify.stacking)
+    names_every_modality: np.ndarray  # the view names every modality: the screen never turns it away
     targets: np.ndarray  # gold labels, one column per trained label
     with_abstract: np.ndarray  # the view is a paper's title and abstract
     first_view: np.ndarray  # the view is a paper's first (title and abstract when it has one): the one scored
@@ -336,6 +337,8 @@ class TorchHeadClassifier:
         first_view = np.zeros(len(texts), dtype=bool)
         first_view[first_views] = True
         with_abstract = np.array([paper.has_abstract for paper in owners]) & first_view
+        modality_terms = ModalityTerms(self.taxonomy.modalities)
+        term_features = modality_terms.features(texts)
         self._out_of_fold = OutOfFold(
             relevance=out_of_fold_relevance,
             label_scores=out_of_fold_scores,
@@ -343,7 +346,8 @@ class TorchHeadClassifier:
             fold=fold_of,
             relevance_class=relevance,
             relevance_weight=relevance_weights,
-            terms=ModalityTerms(self.taxonomy.modalities).features(texts),
+            terms=term_features,
+            names_every_modality=modality_terms.every_named(term_features),
             targets=targets.astype(bool),
             with_abstract=with_abstract,
             first_view=first_view,
@@ -441,8 +445,10 @@ class TorchHeadClassifier:
         screen_threshold = (0.0, 0.0)
         if self.screen is not None and oof.screen is not None:
             # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
+            # (one that names every modality it never turns away)
             found = known & (oof.relevance_class != NONE) & (oof.relevance.argmax(axis=1) != NONE) & oof.with_abstract
-            screen_threshold = screen_threshold_for(oof.screen[found], self.screen_max_loss)
+            screened = np.where(oof.names_every_modality[found], 1.0, oof.screen[found])
+            screen_threshold = screen_threshold_for(screened, self.screen_max_loss)
         return Decisions(thresholds, temperature, *screen_threshold, av_threshold, stacker)
 
     def cross_validated_predictions(self) -> list[Prediction]:
@@ -458,9 +464,10 @@ class TorchHeadClassifier:
             decisions = self._choices((oof.fold >= 0) & (oof.fold != fold))
             scored = rows[oof.fold[rows] == fold]
             if oof.screen is not None:
-                for row in scored[oof.screen[scored] < decisions.screen_threshold]:
+                turned_away = (oof.screen[scored] < decisions.screen_threshold) & ~oof.names_every_modality[scored]
+                for row in scored[turned_away]:
                     predictions[row] = screened_out(1.0 - float(oof.screen[row]))
-                scored = scored[oof.screen[scored] >= decisions.screen_threshold]
+                scored = scored[~turned_away]
             relevance = decisions.calibrated(oof.relevance[scored], oof.label_scores[scored], oof.terms[scored])
             for row, relevance_row in zip(scored, relevance, strict=True):
                 predictions[row] = self._prediction(relevance_row, oof.label_scores[row], decisions)
@@ -638,8 +645,13 @@ class TorchHeadClassifier:
         return self.decisions().calibrated(probabilities, label_scores, terms), label_scores
 
     def screening(self, texts: Sequence[str]) -> Screening:
-        """Which texts must be embedded: those the screen lets through (all, without a screen)."""
-        return self.screen.screening(texts) if self.screen is not None else Screening.everything(len(texts))
+        """Which texts must be embedded: those the screen lets through, and every text that names all the
+        survey's modalities, the borderline zone where a month's new audio-visual topics are that a words-only
+        model never saw (docs/classifier.md); all, without a screen."""
+        if self.screen is None:
+            return Screening.everything(len(texts))
+        modality_terms = ModalityTerms(self.taxonomy.modalities)
+        return self.screen.screening(texts).keeping(modality_terms.every_named(modality_terms.features(texts)))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`; screened-out texts are not embedded."""

@@ -10,7 +10,9 @@ Its threshold is chosen on out-of-fold probabilities: the highest one at which a
 labeled positives with an abstract (what the nightly stream looks like) that the full classifier finds
 relevant out of fold would be screened out (a paper the classifier misses anyway is not lost by the
 screen). A text below it is ``none`` without being embedded; every other text goes through the full
-classifier.
+classifier, and so does every text that names each of the survey's modalities, whatever the screen says
+(the head decides that: a month's new audio-visual topics are words the screen never learnt,
+docs/classifier.md).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class Screening:
     def everything(cls, count: int) -> Screening:
         """No screen: every text is kept."""
         return cls(np.ones(count, dtype=bool), np.zeros(count))
+
+    def keeping(self, always: np.ndarray) -> Screening:
+        """This screening with the texts ``always`` selects kept too, whatever the screen said of them."""
+        return Screening(self.kept | always, self.unrelated)
 
     def one_row_per_text(self, vectors: np.ndarray) -> np.ndarray:
         """The embeddings of the kept texts (``vectors``, in order) in their rows of the batch, zeros (never

@@ -105,6 +105,12 @@ class ModalityTerms:
         rarest = counts.min(axis=1, keepdims=True)
         return np.hstack([counts > 0, np.log1p(counts), rarest > 0, np.log1p(rarest)]).astype(np.float32)
 
+    def every_named(self, features: np.ndarray) -> np.ndarray:
+        """Per row of :meth:`features`: whether its text names every modality (never, without modalities)."""
+        if not self._terms:
+            return np.zeros(len(features), dtype=bool)
+        return features[:, 2 * len(self._terms)] > 0
+
 
 class RelevanceStacker:
     """Relevance probabilities from blended relevance probabilities, label scores and modality terms."""

@@ -92,6 +92,22 @@ def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassif
 
 
 @pytest.mark.slow  # trains the head
+def test_a_text_that_names_every_modality_is_never_screened_out(
+    head: TorchHeadClassifier, unlabeled: list[str]
+) -> None:
+    from classify.stacking import ModalityTerms
+
+    terms = ModalityTerms(TAXONOMY.modalities)
+    both = [text for text, every in zip(unlabeled, terms.every_named(terms.features(unlabeled)), strict=True) if every]
+    assert head.screen is not None
+    assert not head.screen.screening(both).kept.all()  # the words alone would turn some of them away
+    assert head.screening(both).kept.all()
+    assert head.screening(unlabeled).kept.sum() == head.screen.screening(unlabeled).kept.sum() + sum(
+        not kept for kept in head.screen.screening(both).kept
+    )
+
+
+@pytest.mark.slow  # trains the head
 def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadClassifier) -> None:
     assert set(head.thresholds) == set(head.label_ids)
     assert all(threshold in _THRESHOLD_GRID for threshold in head.thresholds.values())
