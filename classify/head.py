@@ -338,7 +338,6 @@ class TorchHeadClassifier:
         first_view[first_views] = True
         with_abstract = np.array([paper.has_abstract for paper in owners]) & first_view
         modality_terms = ModalityTerms(self.taxonomy.modalities)
-        term_features = modality_terms.features(texts)
         self._out_of_fold = OutOfFold(
             relevance=out_of_fold_relevance,
             label_scores=out_of_fold_scores,
@@ -346,8 +345,8 @@ class TorchHeadClassifier:
             fold=fold_of,
             relevance_class=relevance,
             relevance_weight=relevance_weights,
-            terms=term_features,
-            names_every_modality=modality_terms.every_named(term_features),
+            terms=modality_terms.features(texts),
+            names_every_modality=modality_terms.name_every_modality(texts),
             targets=targets.astype(bool),
             with_abstract=with_abstract,
             first_view=first_view,
@@ -650,8 +649,7 @@ class TorchHeadClassifier:
         model never saw (docs/classifier.md); all, without a screen."""
         if self.screen is None:
             return Screening.everything(len(texts))
-        modality_terms = ModalityTerms(self.taxonomy.modalities)
-        return self.screen.screening(texts).keeping(modality_terms.every_named(modality_terms.features(texts)))
+        return self.screen.screening(texts).keeping(ModalityTerms(self.taxonomy.modalities).name_every_modality(texts))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts built with :func:`classify.labels.paper_text`; screened-out texts are not embedded."""

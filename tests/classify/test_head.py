@@ -97,8 +97,8 @@ def test_a_text_that_names_every_modality_is_never_screened_out(
 ) -> None:
     from classify.stacking import ModalityTerms
 
-    terms = ModalityTerms(TAXONOMY.modalities)
-    both = [text for text, every in zip(unlabeled, terms.every_named(terms.features(unlabeled)), strict=True) if every]
+    every = ModalityTerms(TAXONOMY.modalities).name_every_modality(unlabeled)
+    both = [text for text, named in zip(unlabeled, every, strict=True) if named]
     assert head.screen is not None
     assert not head.screen.screening(both).kept.all()  # the words alone would turn some of them away
     assert head.screening(both).kept.all()
