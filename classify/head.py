@@ -444,7 +444,7 @@ class TorchHeadClassifier:
         screen_threshold = (0.0, 0.0)
         if self.screen is not None and oof.screen is not None:
             # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
-            # (one that names every modality it never turns away)
+            # (it never turns away one that names every modality)
             found = known & (oof.relevance_class != NONE) & (oof.relevance.argmax(axis=1) != NONE) & oof.with_abstract
             screened = np.where(oof.names_every_modality[found], 1.0, oof.screen[found])
             screen_threshold = screen_threshold_for(screened, self.screen_max_loss)
@@ -645,8 +645,8 @@ class TorchHeadClassifier:
 
     def screening(self, texts: Sequence[str]) -> Screening:
         """Which texts must be embedded: those the screen lets through, and every text that names all the
-        survey's modalities, the borderline zone where a month's new audio-visual topics are that a words-only
-        model never saw (docs/classifier.md); all, without a screen."""
+        survey's modalities, the borderline zone where a new month's audio-visual topics come in words the
+        screen never learnt (docs/classifier.md); all, without a screen."""
         if self.screen is None:
             return Screening.everything(len(texts))
         return self.screen.screening(texts).keeping(ModalityTerms(self.taxonomy.modalities).name_every_modality(texts))
