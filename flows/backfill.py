@@ -23,6 +23,7 @@ from classify.taxonomy import load_taxonomy
 from core.progress import progress_bar
 from core.records import PaperRecord, Rejected
 from core.settings import get_settings
+from core.wording import counted
 from extract.dumps import read_dump
 from flows.runs import RunReport, recorded_run
 from flows.steps import classify_papers, mention_abstracts
@@ -62,9 +63,9 @@ def backfill(
         )
         if counts["n_rejected"]:
             logger.warning(
-                "%d lines could not be loaded, quarantined with their reasons: "
-                'avi sql "SELECT * FROM rejected_records WHERE run_id = %d"',
-                counts["n_rejected"],
+                "%s could not be loaded and went to quarantine; "
+                'avi sql "SELECT * FROM rejected_records WHERE run_id = %d" says why',
+                counted(counts["n_rejected"], "line"),
                 report.run_id,
             )
         with report.timed("classify"):

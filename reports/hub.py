@@ -95,8 +95,8 @@ def read_hub(path: Path, taxonomy: Taxonomy) -> Hub:
             headings.append(Heading(len(match[1]), text, index, by_heading.get(heading_key(text))))
     if not any(heading.label for heading in headings):
         raise HubError(
-            f"{path} is not a hub README of the survey {taxonomy.title!r}: none of its {len(headings)} headings "
-            f"is a hub_heading of {taxonomy.path}"
+            f"{path} is not a hub README of the survey {taxonomy.title!r}: none of its "
+            f"{counted(len(headings), 'heading')} is a hub_heading of {taxonomy.path}"
         )
     titles = {title_key(match[1]) for line in lines if (match := ENTRY_TITLE.match(line))}
     ids = {match[1].lower() for line in lines for match in ARXIV_LINK.finditer(line)}

@@ -239,10 +239,9 @@ def _sections(context: ReportContext, label_counts: dict[tuple[str, str], int]) 
         fastest, slowest = measurable[0], measurable[-1]
         parts.append(
             Paragraph(
-                f"Fastest growing subsection: {names[fastest[0]]} ({fastest[1]} papers against {fastest[2]:.1f} "
-                "a month "
-                f"before, {fastest[3]:+.0%}). Most shrinking: {names[slowest[0]]} ({slowest[1]} against "
-                f"{slowest[2]:.1f}, {slowest[3]:+.0%})."
+                f"Fastest growing subsection: {names[fastest[0]]} ({counted(fastest[1], 'paper')} against "
+                f"{fastest[2]:.1f} a month before, {fastest[3]:+.0%}). Most shrinking: {names[slowest[0]]} "
+                f"({slowest[1]} against {slowest[2]:.1f}, {slowest[3]:+.0%})."
             )
         )
     parts.append(
@@ -386,9 +385,9 @@ def _survey_update(context: ReportContext) -> list:
         parts.append(
             Paragraph(
                 f"A ready patch of the survey's hub README adds the month's {counted(papers, 'audio-visual paper')} it "
-                f"does not list yet under {len(patch.added)} of its headings ({patch.lines_added} lines, none "
-                f"removed): {HUB_PATCH_FOLDER}/README.md, {HUB_PATCH_FOLDER}/hub.diff, and {HUB_PATCH_FOLDER}/PR.md "
-                "as the pull request's text."
+                f"does not list yet under {len(patch.added)} of its headings "
+                f"({counted(patch.lines_added, 'line')}, none removed): {HUB_PATCH_FOLDER}/README.md, "
+                f"{HUB_PATCH_FOLDER}/hub.diff, and {HUB_PATCH_FOLDER}/PR.md as the pull request's text."
             )
         )
     if context.feeds_dir is not None:

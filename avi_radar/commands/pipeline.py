@@ -19,6 +19,7 @@ from avi_radar.commands.common import (
     year_month,
 )
 from core.settings import Settings, overridden_settings
+from core.wording import counted
 
 
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,8 +104,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps({"run_id": report.run_id, **report.counts, "wall_s": round(time.monotonic() - started, 1)}))
     if report.counts["n_rejected"]:
         print(
-            f"avi import: {report.counts['n_rejected']} lines could not be loaded and were quarantined; see "
-            f'avi sql "SELECT * FROM rejected_records WHERE run_id = {report.run_id}"',
+            f"avi import: {counted(report.counts['n_rejected'], 'line')} could not be loaded and went to "
+            f'quarantine; see avi sql "SELECT * FROM rejected_records WHERE run_id = {report.run_id}"',
             file=sys.stderr,
         )
     return 0
