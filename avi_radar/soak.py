@@ -57,6 +57,8 @@ class Round:
 
     @property
     def passed(self) -> bool:
+        """True when the disturbed runs stored what the undisturbed reference did, left nothing unlabelled and
+        pass ``avi check``."""
         return not self.differences
 
 

@@ -24,6 +24,7 @@ class PackedLinear(torch.nn.Module):
         self.algorithm = "none" if activation == "gelu" else ""  # "none" selects erf, not the tanh approximation
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The linear layer, with its activation (if any) fused into the same kernel."""
         return torch.ops.mkldnn._linear_pointwise(
             inputs, self.packed_weight, self.bias, self.activation, [], self.algorithm
         )
@@ -43,6 +44,7 @@ class ResidualLayerNorm(torch.nn.Module):
         self.LayerNorm = block.LayerNorm
 
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        """``LayerNorm(dense(hidden_states) + input_tensor)``, named as transformers calls it."""
         return self.LayerNorm(self.dense.plus(hidden_states, input_tensor))
 
 

@@ -35,6 +35,7 @@ class LabeledPaper:
 
     @property
     def has_abstract(self) -> bool:
+        """False for the title-only rows (most curated positives): they also train as title only."""
         return bool(self.abstract)
 
     @property

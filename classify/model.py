@@ -309,7 +309,7 @@ class ZeroShotClassifier(WithoutScreenOrMemory):
             best_label = max(scores, key=scores.__getitem__)
             best = scores[best_label]
             relevance = "none" if best < self.AV_SIMILARITY else "av" if is_task_label(best_label) else "context"
-            thresholds = {label: best - self.MARGIN for label in scores}
+            thresholds = dict.fromkeys(scores, best - self.MARGIN)
             predictions.append(build_prediction(relevance, best, scores, thresholds))
         return predictions
 

@@ -95,10 +95,9 @@ def make_current_model(models_dir: Path, version: str) -> None:
 
 def list_models(models_dir: Path) -> list[ModelInfo]:
     """Every registered model, oldest first."""
-    infos = []
-    for meta in sorted(models_dir.glob("*/meta.json")):
-        infos.append(_model_info(json.loads(meta.read_text(encoding="utf-8"))))
-    return infos
+    return [
+        _model_info(json.loads(meta.read_text(encoding="utf-8"))) for meta in sorted(models_dir.glob("*/meta.json"))
+    ]
 
 
 def current_version(models_dir: Path) -> str | None:

@@ -68,6 +68,7 @@ class Taxonomy:
 
     @cached_property
     def by_id(self) -> dict[str, Label]:
+        """Every label (sections, subsections, techniques) by its dotted id."""
         return {label.id: label for label in self.labels}
 
     @cached_property

@@ -97,6 +97,7 @@ class Extraction:
 
     @property
     def has_text(self) -> bool:
+        """Whether the text was read, from a sound PDF or one PyMuPDF had to repair."""
         return self.status in {"ok", "repaired"}
 
 

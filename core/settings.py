@@ -173,6 +173,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the ``AVI_`` variables, then ``AVI_CONFIG_FILE`` (TOML) when set: the
+        environment overrides the file. No ``.env`` file and no secrets directory are read."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("AVI_CONFIG_FILE")
         if config_file:

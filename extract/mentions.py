@@ -55,6 +55,7 @@ class MentionDictionary:
 
     @cached_property
     def spelling_to_name(self) -> dict[str, str]:
+        """Each name and alias as written in the vocabulary, mapped to the name a mention is stored under."""
         return {spelling: name for name, _, spellings in self.entries for spelling in spellings}
 
     @cached_property
@@ -64,6 +65,7 @@ class MentionDictionary:
         return re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, spellings))})(?![\w-]|\+)")
 
     def kind_of(self, name: str) -> str | None:
+        """The kind of a known name (dataset, benchmark or metric), or None for a name not in the vocabulary."""
         return next((kind for known, kind, _ in self.entries if known == name), None)
 
 

@@ -77,6 +77,7 @@ class Heading:
 
     @property
     def top_level(self) -> bool:
+        """True for a numbered section (\"3\"), False for a subsection (\"3.1\")."""
         return "." not in self.number
 
 

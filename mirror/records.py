@@ -41,10 +41,12 @@ class MirrorRecord:
 
     @property
     def submitted_key(self) -> int:
+        """The first version's timestamp as arXiv's ``submittedDate`` ranges compare it (YYYYMMDDHHMM)."""
         return _timestamp_key(self.published)
 
     @property
     def updated_key(self) -> int:
+        """The last version's timestamp as arXiv's ``lastUpdatedDate`` ranges compare it (YYYYMMDDHHMM)."""
         return _timestamp_key(self.updated)
 
     def _field_text(self, field_name: str) -> str:

@@ -300,6 +300,7 @@ class MirrorServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
+        """The URL to give the client as ``AVI_ARXIV_URL`` (the port is the one bound, also when 0 was asked)."""
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 

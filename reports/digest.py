@@ -55,6 +55,7 @@ class DigestPaper:
 
     @property
     def url(self) -> str:
+        """The paper's abstract page on arxiv.org (the digest links there, never to the mirror)."""
         return f"https://arxiv.org/abs/{self.arxiv_id}"
 
     @property

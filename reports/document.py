@@ -10,12 +10,16 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading; level 2 is a section of the document (level 1 is its title)."""
+
     text: str
     level: int = 2
 
 
 @dataclass(frozen=True)
 class Paragraph:
+    """Plain text: written as it is in Markdown, escaped in HTML."""
+
     text: str
 
 
@@ -28,12 +32,16 @@ class Numbers:
 
 @dataclass(frozen=True)
 class Table:
+    """Rows of cells already formatted as text, one per column."""
+
     columns: list[str]
     rows: list[list[str]]
 
 
 @dataclass(frozen=True)
 class Image:
+    """A chart: referenced by file name in Markdown, embedded as data in the HTML."""
+
     path: Path
     alt: str
 
@@ -47,6 +55,8 @@ class Links:
 
 @dataclass(frozen=True)
 class Code:
+    """A query behind a number, under a title that says which number."""
+
     title: str
     sql: str
 
@@ -56,11 +66,14 @@ Block = Heading | Paragraph | Numbers | Table | Image | Links | Code
 
 @dataclass
 class Document:
+    """A title, a subtitle and blocks in order."""
+
     title: str
     subtitle: str
     blocks: list[Block] = field(default_factory=list)
 
     def add(self, *blocks: Block) -> None:
+        """Append blocks at the end."""
         self.blocks.extend(blocks)
 
 

@@ -182,10 +182,12 @@ class HubPatch:
 
     @property
     def lines_added(self) -> int:
+        """Lines the diff adds to the hub README (its file header not counted)."""
         return sum(line.startswith("+") and not line.startswith("+++") for line in self.diff.splitlines())
 
     @property
     def lines_removed(self) -> int:
+        """Lines the diff removes from the hub README: 0, as the patch only adds; the report says so."""
         return sum(line.startswith("-") and not line.startswith("---") for line in self.diff.splitlines())
 
 

@@ -93,10 +93,12 @@ class ReportContext:
 
     @property
     def this(self) -> str:
+        """The report's month, YYYY-MM."""
         return self.months[-1]
 
     @property
     def previous(self) -> str:
+        """The month before the report's, YYYY-MM, which growth is measured against."""
         return self.months[-2]
 
     @property
