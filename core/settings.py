@@ -47,7 +47,8 @@ class ArxivAccess:
 class Settings(BaseSettings):
     """Run-time configuration; read once per process with :func:`get_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="AVI_", extra="ignore")
+    # an empty variable (``AVI_EMBEDDING_CACHE=``) means the default, as operators blank one to unset it
+    model_config = SettingsConfigDict(env_prefix="AVI_", extra="ignore", env_ignore_empty=True)
 
     home: Path = Field(default=Path("./var"), description="Data directory: DuckDB file, PDFs, models, reports.")
     arxiv_url: str = Field(

@@ -220,6 +220,20 @@ def test_settings_names_every_variable_with_its_meaning(capsys: pytest.CaptureFi
     assert all(lines[lines.index(line) + 1].startswith("    ") for line in lines if line.startswith("AVI_"))
 
 
+def test_an_empty_variable_means_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AVI_EMBEDDING_CACHE=`` was the path ".", and training stopped on it."""
+    from core.settings import Settings
+
+    monkeypatch.setenv("AVI_HOME", str(tmp_path))
+    monkeypatch.delenv("AVI_CATEGORIES", raising=False)
+    defaults = Settings()
+    monkeypatch.setenv("AVI_EMBEDDING_CACHE", "")
+    monkeypatch.setenv("AVI_CATEGORIES", "")
+    blanked = Settings()
+    assert blanked.embedding_cache_path == tmp_path.resolve() / "cache" / "embeddings.sqlite"
+    assert blanked.categories == defaults.categories and len(defaults.categories) > 1
+
+
 def test_a_bad_setting_or_config_file_is_named_with_its_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
