@@ -11,8 +11,9 @@ chosen on the other folds), so measuring costs nothing beyond training:
 * a TF-IDF + logistic regression scorer (:class:`WordScorer`) is blended in, half and half: words keep
   the exact terms embeddings blur;
 * relevance is decided by a logistic regression stacked on the blended relevance probabilities, the
-  label scores and how often the text names each of the survey's modalities (:mod:`classify.stacking`),
-  trained on out-of-fold scores;
+  label scores, how often the text names each of the survey's modalities, the relevance of the ten
+  nearest labeled texts and the words-only screen's probability (:mod:`classify.stacking`), trained on
+  out-of-fold scores;
 * the relevance probabilities are calibrated by temperature scaling on out-of-fold probabilities, so a
   0.8 is right about 80 % of the time (``avi eval`` prints the reliability table);
 * a words-only screen (:mod:`classify.screen`) answers ``none`` first for plainly unrelated texts, which
@@ -81,7 +82,7 @@ class OutOfFold:
     fold: np.ndarray  # the fold of each view; -1 for views every model learns from (the taxonomy's examples)
     relevance_class: np.ndarray  # gold relevance, as an index of RELEVANCE_CLASSES
     relevance_weight: np.ndarray  # what the view counts in learning relevance (0: its relevance is not known)
-    terms: np.ndarray  # the view's modality term features (classify.stacking)
+    evidence: np.ndarray  # what the relevance stacker reads beside the blended scores (TorchHeadClassifier._evidence)
     names_every_modality: np.ndarray  # the view names every modality: the screen never turns it away
     targets: np.ndarray  # gold labels, one column per trained label
     with_abstract: np.ndarray  # the view is a paper's title and abstract
@@ -108,11 +109,11 @@ class Decisions:
     av_threshold: float | None = None
     stacker: RelevanceStacker | None = None
 
-    def calibrated(self, relevance: np.ndarray, label_scores: np.ndarray, terms: np.ndarray | None) -> np.ndarray:
+    def calibrated(self, relevance: np.ndarray, label_scores: np.ndarray, evidence: np.ndarray | None) -> np.ndarray:
         """Calibrated relevance probabilities from blended ones (rows of texts, with their label scores and
-        modality term features)."""
+        the stacker's further evidence)."""
         if self.stacker is not None:
-            relevance = self.stacker.probabilities(relevance, label_scores, terms)
+            relevance = self.stacker.probabilities(relevance, label_scores, evidence)
         return _softmax(np.log(relevance + 1e-9) / self.temperature)
 
     def relevance(self, probabilities: np.ndarray) -> int:
@@ -199,6 +200,7 @@ PICKLED_BEFORE_THEY_EXISTED = {
     "stack_relevance": False,
     "stacker": None,
     "key_term_boost": (0.0, 0.0),
+    "stack_neighbours_and_screen": False,
 }
 
 
@@ -232,6 +234,7 @@ class TorchHeadClassifier:
         stream_weight: float = 1.0,
         stack_relevance: bool = True,
         key_term_boost: tuple[float, float] = (0.05, 0.2),
+        stack_neighbours_and_screen: bool = True,
     ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -263,6 +266,7 @@ class TorchHeadClassifier:
         self.stack_relevance = stack_relevance
         self.stacker: RelevanceStacker | None = None
         self.key_term_boost = key_term_boost  # (task, technique): classify.stacking.KeyTermBoost
+        self.stack_neighbours_and_screen = stack_neighbours_and_screen
         self._network = None
         self._out_of_fold: OutOfFold | None = None  # kept in memory for cross-validation, never pickled
 
@@ -311,11 +315,15 @@ class TorchHeadClassifier:
         states = self._train_members(features, relevance, targets, weights, relevance_weights, membership)
         out_of_fold_logits = np.zeros((len(texts), len(RELEVANCE_CLASSES)), dtype=np.float32)
         out_of_fold_scores = np.zeros_like(targets)
+        out_of_fold_neighbours = np.zeros_like(out_of_fold_logits)
+        known_relevance = _known_relevance(owners)
         for fold, state in enumerate(states[:-1]):
-            test = fold_of == fold
+            test, member = fold_of == fold, membership[fold]
             logits, scores = self._forward(self._network_from(state), features[test])
-            memory = (features[membership[fold]], targets[membership[fold]])
-            out_of_fold_scores[test] = self._blend(scores, features[test], memory)
+            memory = (features[member], targets[member])
+            out_of_fold_scores[test], out_of_fold_neighbours[test] = self._blend(
+                scores, features[test], memory, known_relevance[member]
+            )
             out_of_fold_logits[test] = logits
         out_of_fold_relevance = _softmax(out_of_fold_logits)
         if self.word_weight:
@@ -345,7 +353,7 @@ class TorchHeadClassifier:
             fold=fold_of,
             relevance_class=relevance,
             relevance_weight=relevance_weights,
-            terms=modality_terms.features(texts),
+            evidence=self._evidence(modality_terms.features(texts), out_of_fold_neighbours, out_of_fold_screen),
             names_every_modality=modality_terms.name_every_modality(texts),
             targets=targets.astype(bool),
             with_abstract=with_abstract,
@@ -427,11 +435,11 @@ class TorchHeadClassifier:
             stacker = RelevanceStacker(ModalityTerms(self.taxonomy.modalities)).fit(
                 oof.relevance[scored],
                 oof.label_scores[scored],
-                oof.terms[scored],
+                oof.evidence[scored],
                 oof.relevance_class[scored],
                 oof.relevance_weight[scored],
             )
-            relevance = stacker.probabilities(relevance, oof.label_scores[known], oof.terms[known])
+            relevance = stacker.probabilities(relevance, oof.label_scores[known], oof.evidence[known])
         # calibrate what is decided on, sharpened or softened as one
         temperature = fit_temperature(np.log(relevance + 1e-9), oof.relevance_class[known])
         av_threshold = None
@@ -467,7 +475,7 @@ class TorchHeadClassifier:
                 for row in scored[turned_away]:
                     predictions[row] = screened_out(1.0 - float(oof.screen[row]))
                 scored = scored[~turned_away]
-            relevance = decisions.calibrated(oof.relevance[scored], oof.label_scores[scored], oof.terms[scored])
+            relevance = decisions.calibrated(oof.relevance[scored], oof.label_scores[scored], oof.evidence[scored])
             for row, relevance_row in zip(scored, relevance, strict=True):
                 predictions[row] = self._prediction(relevance_row, oof.label_scores[row], decisions)
         return [predictions[row] for row in rows]
@@ -593,17 +601,42 @@ class TorchHeadClassifier:
         return logits.cpu().numpy(), scores.cpu().numpy()
 
     def _blend(
-        self, scores: np.ndarray, features: np.ndarray, memory: tuple[np.ndarray, np.ndarray] | None
-    ) -> np.ndarray:
-        """The head's label scores mixed with the labels of the nearest labeled texts (similarity-weighted)."""
+        self,
+        scores: np.ndarray,
+        features: np.ndarray,
+        memory: tuple[np.ndarray, np.ndarray] | None,
+        memory_relevance: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The head's label scores mixed with the labels of the nearest labeled texts (similarity-weighted),
+        and those texts' relevance: each class's similarity-weighted share among the ones whose relevance is
+        known (``memory_relevance``, :func:`_known_relevance`; zeros where none is, and without neighbours)."""
         if not self.neighbour_weight or memory is None:
-            return scores
+            return scores, np.zeros((len(features), len(RELEVANCE_CLASSES)), dtype=np.float32)
         memory_features, memory_targets = memory
         similarity = features @ memory_features.T
         nearest = np.argpartition(-similarity, self.neighbours, axis=1)[:, : self.neighbours]
-        weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 1e-3, None)
-        neighbour_scores = (weights[..., None] * memory_targets[nearest]).sum(axis=1) / weights.sum(axis=1)[:, None]
-        return _mix(scores, neighbour_scores, self.neighbour_weight)
+        weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 1e-3, None)[..., None]
+        neighbour_scores = (weights * memory_targets[nearest]).sum(axis=1) / weights.sum(axis=1)
+        votes = (weights * memory_relevance[nearest]).sum(axis=1)
+        voters = votes.sum(axis=1, keepdims=True)
+        neighbour_relevance = np.divide(votes, voters, out=np.zeros_like(votes), where=voters > 0)
+        return _mix(scores, neighbour_scores, self.neighbour_weight), neighbour_relevance
+
+    def _evidence(
+        self, term_features: np.ndarray, neighbour_relevance: np.ndarray, screen_relevance: np.ndarray | None
+    ) -> np.ndarray:
+        """What the relevance stacker reads beside the blended scores, one row per text: the modality term
+        features, then (``stack_neighbours_and_screen``) the nearest labeled texts' relevance and the log of
+        the screen's relevance probability, where the model has neighbours and a screen. Both say what the
+        blend averages away: a paper among audio-visual neighbours is audio-visual more often than its
+        blended probability says (docs/classifier.md)."""
+        parts = [term_features]
+        if self.stack_neighbours_and_screen:
+            if self.neighbour_weight:
+                parts.append(neighbour_relevance)
+            if screen_relevance is not None:
+                parts.append(np.log(np.clip(screen_relevance, 1e-4, 1.0))[:, None])
+        return np.hstack(parts).astype(np.float32)
 
     def _key_terms(self) -> KeyTermBoost:
         return KeyTermBoost(self.taxonomy, self.label_ids, *self.key_term_boost)
@@ -633,15 +666,20 @@ class TorchHeadClassifier:
     def scores(self, features: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(calibrated relevance probabilities, label probabilities) of embedded texts."""
         logits, label_scores = self._forward(self.network(), features)
-        label_scores = self._blend(label_scores, features, self.memory)
+        label_scores, neighbour_relevance = self._blend(
+            label_scores, features, self.memory, _known_relevance(self.memory_papers)
+        )
         probabilities = _softmax(logits)
         if self.words is not None:
             word_relevance, word_labels = self.words.scores(texts)
             probabilities = _mix(probabilities, word_relevance, self.word_weight)
             label_scores = _mix(label_scores, word_labels, self.word_weight)
         label_scores = self._key_terms().apply(label_scores, texts)
-        terms = self.stacker.terms.features(texts) if self.stacker is not None else None
-        return self.decisions().calibrated(probabilities, label_scores, terms), label_scores
+        evidence = None
+        if self.stacker is not None:
+            screen_relevance = self.screen.relevance(texts) if self.screen is not None else None
+            evidence = self._evidence(self.stacker.terms.features(texts), neighbour_relevance, screen_relevance)
+        return self.decisions().calibrated(probabilities, label_scores, evidence), label_scores
 
     def screening(self, texts: Sequence[str]) -> Screening:
         """Which texts must be embedded: those the screen lets through, and every text that names all the
@@ -692,6 +730,16 @@ class TorchHeadClassifier:
         best = decisions.relevance(relevance_row)
         scores = {label: float(value) for label, value in zip(self.label_ids, label_row, strict=True)}
         return build_prediction(RELEVANCE_CLASSES[best], float(relevance_row[best]), scores, decisions.thresholds)
+
+
+def _known_relevance(papers: Sequence[LabeledPaper]) -> np.ndarray:
+    """One row per paper: its relevance class one-hot (RELEVANCE_CLASSES order), zeros where it is not known
+    (a technique's example)."""
+    known = np.zeros((len(papers), len(RELEVANCE_CLASSES)), dtype=np.float32)
+    for row, paper in enumerate(papers):
+        if paper.relevance_known:
+            known[row, RELEVANCE_CLASSES.index(paper.relevance)] = 1.0
+    return known
 
 
 def _mix(own: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:

@@ -114,7 +114,8 @@ class ModalityTerms:
 
 
 class RelevanceStacker:
-    """Relevance probabilities from blended relevance probabilities, label scores and modality terms."""
+    """Relevance probabilities from blended relevance probabilities, label scores and further evidence (the
+    modality terms first)."""
 
     def __init__(self, terms: ModalityTerms, regularization: float = 1.0) -> None:
         self.terms = terms
@@ -122,29 +123,31 @@ class RelevanceStacker:
         self.model: LogisticRegression | None = None
 
     @staticmethod
-    def _inputs(relevance: np.ndarray, label_scores: np.ndarray, term_features: np.ndarray) -> np.ndarray:
-        return np.hstack([np.log(relevance + 1e-9), label_scores, term_features])
+    def _inputs(relevance: np.ndarray, label_scores: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+        return np.hstack([np.log(relevance + 1e-9), label_scores, evidence])
 
     def fit(
         self,
         relevance: np.ndarray,
         label_scores: np.ndarray,
-        term_features: np.ndarray,
+        evidence: np.ndarray,
         classes: np.ndarray,
         weights: np.ndarray,
     ) -> RelevanceStacker:
-        """Learn from out-of-fold scores: ``relevance`` (n x 3 probabilities), ``label_scores``, the texts'
-        :meth:`ModalityTerms.features`, the gold class (an index of RELEVANCE_CLASSES) and a weight per row."""
+        """Learn from out-of-fold scores: ``relevance`` (n x 3 probabilities), ``label_scores``, further
+        ``evidence`` per text (its :meth:`ModalityTerms.features` first; the head adds what its model has:
+        ``TorchHeadClassifier._evidence``), the gold class (an index of RELEVANCE_CLASSES) and a weight per
+        row."""
         self.model = LogisticRegression(C=self.regularization, max_iter=3000)
-        self.model.fit(self._inputs(relevance, label_scores, term_features), classes, sample_weight=weights)
+        self.model.fit(self._inputs(relevance, label_scores, evidence), classes, sample_weight=weights)
         return self
 
-    def probabilities(self, relevance: np.ndarray, label_scores: np.ndarray, term_features: np.ndarray) -> np.ndarray:
+    def probabilities(self, relevance: np.ndarray, label_scores: np.ndarray, evidence: np.ndarray) -> np.ndarray:
         """Relevance probabilities, one column per class of RELEVANCE_CLASSES (0 for a class never seen)."""
         if self.model is None:
             raise RuntimeError("the stacker is not trained")
         probabilities = np.zeros((len(relevance), len(RELEVANCE_CLASSES)), dtype=np.float64)
         probabilities[:, self.model.classes_] = self.model.predict_proba(
-            self._inputs(relevance, label_scores, term_features)
+            self._inputs(relevance, label_scores, evidence)
         )
         return probabilities

@@ -10,7 +10,7 @@ import pytest
 from classify.head import TorchHeadClassifier, fit_temperature, paper_weight, relevance_weight
 from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels, unlabeled_texts
 from classify.model import _THRESHOLD_GRID
-from classify.taxonomy import is_task_label, load_taxonomy, section_of
+from classify.taxonomy import RELEVANCE_CLASSES, is_task_label, load_taxonomy, section_of
 from tests.conftest import SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
@@ -116,6 +116,29 @@ def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadCl
 
 
 @pytest.mark.slow  # trains the head
+def test_the_relevance_stacker_reads_the_neighbours_and_the_screen(head: TorchHeadClassifier, embedder) -> None:
+    """The stacker decides relevance from the blended scores, the modality terms, the nearest labeled texts'
+    relevance and the screen's probability; a model trained before it read the last two (pickled without
+    ``stack_neighbours_and_screen``) still predicts with what it was trained on."""
+    import pickle
+
+    from classify.stacking import ModalityTerms
+
+    assert head.stacker is not None and head.stacker.model is not None
+    blended = len(RELEVANCE_CLASSES) + len(head.label_ids)
+    assert head.stacker.model.coef_.shape[1] == blended + ModalityTerms(TAXONOMY.modalities).width + 3 + 1
+    older = TorchHeadClassifier(TAXONOMY, embedder, device="cpu", stack_neighbours_and_screen=False)
+    older.fit(head.memory_papers[: len(head.memory_papers) // 2])
+    state = pickle.loads(pickle.dumps(older)).__dict__
+    del state["stack_neighbours_and_screen"]
+    restored = TorchHeadClassifier.__new__(TorchHeadClassifier)
+    restored.__setstate__(state)
+    restored.embedder = embedder
+    texts = ["Audio-visual speech recognition with lip movements", "A new bound for sorting networks"]
+    assert restored.predict(texts) == older.predict(texts)
+
+
+@pytest.mark.slow  # trains the head
 def test_a_pickled_head_predicts_the_same(head: TorchHeadClassifier, embedder) -> None:
     import pickle
 
@@ -207,6 +230,29 @@ def test_an_example_of_unknown_relevance_trains_its_labels_only() -> None:
     )
     assert paper_weight(technique) == 1.0
     assert relevance_weight(technique) == 0.0
+
+
+def test_the_nearest_labeled_texts_vote_on_relevance_where_theirs_is_known(embedder) -> None:
+    """What the relevance stacker reads of a text's neighbours: each class's similarity-weighted share among
+    the nearest labeled texts whose relevance is known; a technique's example has no vote, and a text with
+    no voter among its neighbours gets zeros, not a division by zero."""
+    from classify.head import _known_relevance
+
+    head = TorchHeadClassifier(TAXONOMY, embedder, neighbours=2)
+    memory_papers = [
+        LabeledPaper("1", "t", "a", "av", (), "hub"),
+        LabeledPaper("2", "t", "a", "none", (), "judged"),
+        LabeledPaper("taxonomy:gan", "GAN", None, "context", (), "taxonomy", relevance_known=False),
+        LabeledPaper("taxonomy:vae", "VAE", None, "context", (), "taxonomy", relevance_known=False),
+    ]
+    memory_features = np.eye(4, dtype=np.float32)
+    memory = (memory_features, np.zeros((4, 1), dtype=np.float32))
+    texts = np.array([[0.6, 0.2, 0.0, 0.0], [0.0, 0.0, 0.7, 0.3], [0.5, 0.0, 0.4, 0.0]], dtype=np.float32)
+    _, neighbour_relevance = head._blend(np.zeros((3, 1)), texts, memory, _known_relevance(memory_papers))
+    av, none = (RELEVANCE_CLASSES.index(name) for name in ("av", "none"))
+    assert neighbour_relevance[0, av] == pytest.approx(0.75) and neighbour_relevance[0, none] == pytest.approx(0.25)
+    assert neighbour_relevance[1].tolist() == [0.0, 0.0, 0.0]  # both neighbours are examples
+    assert neighbour_relevance[2, av] == pytest.approx(1.0)  # the example beside it has no vote
 
 
 def test_analyst_labels_override_seed_labels() -> None:
