@@ -19,10 +19,14 @@ from reports.queries import parse_month
 
 
 def prepare_prefect(settings: Settings) -> None:
-    """Keep Prefect's state under AVI_HOME and its analytics off, unless the operator chose otherwise; on a
-    terminal, send the log lines to ``AVI_HOME/logs/avi.log`` so that they do not cut the progress bars."""
+    """Keep Prefect's state under AVI_HOME and its analytics off, and give a temporary Prefect server two
+    minutes to start, unless the operator chose otherwise; on a terminal, send the log lines to
+    ``AVI_HOME/logs/avi.log`` so that they do not cut the progress bars."""
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # without PREFECT_API_URL each run starts its own server; on two busy cores that took longer than
+    # Prefect's 20 s and the run failed ("Timed out while attempting to connect to ephemeral Prefect API server")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     if on_terminal() and "PREFECT_LOGGING_SETTINGS_PATH" not in os.environ:
         log_file = settings.logs_dir / "avi.log"

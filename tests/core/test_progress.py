@@ -44,6 +44,26 @@ def test_on_a_terminal_prefects_log_lines_go_to_the_log_file_and_warnings_still_
     assert "INFO    | prefect.avi - an info line" in logged and "WARNING | prefect.avi - a warning" in logged
 
 
+def test_a_temporary_prefect_server_gets_two_minutes_to_start_unless_the_operator_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run without PREFECT_API_URL starts its own Prefect server; on two busy cores (CI's tests beside it)
+    it took more than Prefect's 20 s and the run failed."""
+    variable = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    monkeypatch.setenv(variable, "")  # so that the test's end removes what it sets
+    monkeypatch.delenv(variable)
+    prepare_prefect(get_settings())
+    read = "from prefect.settings import get_current_settings as s; print(s().server.ephemeral.startup_timeout_seconds)"
+    run = subprocess.run(
+        [sys.executable, "-c", read], env=dict(os.environ), capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "120"  # the name Prefect reads, not a look-alike
+    monkeypatch.setenv(variable, "45")
+    prepare_prefect(get_settings())
+    assert os.environ[variable] == "45"
+
+
 def test_elsewhere_log_lines_stay_on_standard_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_LOGGING_SETTINGS_PATH", "")  # so that the test's end removes what it sets
     monkeypatch.delenv("PREFECT_LOGGING_SETTINGS_PATH")
