@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """Remove the session's Prefect home (its server has stopped with the session's fixtures): a run leaves
     only the shared embedding cache behind."""
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+def write_corpus(path: Path, rows: Iterable[dict]) -> Path:
+    """``rows`` as a gzipped corpus file (one JSON object per line, the format of ``shared/corpus``) at ``path``."""
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return path
 
 
 def require_shared() -> None:
@@ -87,11 +94,7 @@ def next_day_rows(two_days_rows: list[dict]) -> list[dict]:
 @pytest.fixture(scope="session")
 def day_corpus(two_days_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The two days' rows as a gzipped corpus file (written to a temporary folder, never the repo)."""
-    path = tmp_path_factory.mktemp("corpus") / f"days-{TEST_DAY}.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        for row in two_days_rows:
-            handle.write(json.dumps(row) + "\n")
-    return path
+    return write_corpus(tmp_path_factory.mktemp("corpus") / f"days-{TEST_DAY}.jsonl.gz", two_days_rows)
 
 
 @pytest.fixture(scope="session")

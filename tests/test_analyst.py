@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +15,7 @@ from classify.registry import list_models
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from core.settings import Settings, get_settings
-from tests.conftest import SHARED
+from tests.conftest import SHARED, write_corpus
 from warehouse.db import Warehouse, open_for_reading
 
 pytestmark = pytest.mark.slow  # trains a model and imports through the flow
@@ -39,8 +38,7 @@ def labelled_warehouse(day_rows: list[dict], tmp_path: Path, trained_registry: P
     settings = get_settings()
     shutil.copytree(trained_registry, settings.models_dir, dirs_exist_ok=True)
     corpus_file = tmp_path / "corpus.jsonl.gz"
-    with gzip.open(corpus_file, "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:40])
+    write_corpus(corpus_file, day_rows[:40])
     assert main(["import", str(corpus_file)]) == 0
     capsys.readouterr()
     with open_for_reading(settings.db_path) as warehouse:

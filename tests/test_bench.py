@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from avi_radar.cli import main
+from tests.conftest import write_corpus
 
 
 @pytest.mark.slow  # runs every benchmark stage
 def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "corpus.jsonl.gz"
-    with gzip.open(corpus, "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:64])
+    write_corpus(corpus, day_rows[:64])
     page = tmp_path / "benchmarks.md"
     page.write_text("# Benchmarks\n\nHand-written text stays.\n")
     stages = "embedding,classification,load,import"

@@ -3,13 +3,13 @@ keep every complete line."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import date
 from pathlib import Path
 
 from core.records import PaperRecord, Rejected
 from extract.dumps import announced_span, read_dump
+from tests.conftest import write_corpus
 
 
 def _kaggle(arxiv_id: str, title: object = "A paper", created: str = "Tue, 5 May 2026 17:59:59 GMT") -> dict:
@@ -60,8 +60,7 @@ def test_bad_lines_are_rejected_with_their_line_and_reason_and_the_rest_loads(tm
 
 def test_a_truncated_gzip_loads_every_complete_line_before_the_cut(day_rows: list[dict], tmp_path: Path) -> None:
     whole = tmp_path / "whole.jsonl.gz"
-    with gzip.open(whole, "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows)
+    write_corpus(whole, day_rows)
     cut = tmp_path / "cut.jsonl.gz"
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
@@ -96,9 +95,8 @@ def test_corpus_rows_without_a_title_are_rejected_not_skipped(tmp_path: Path) ->
 
 def test_the_announced_span_covers_every_file_and_skips_rows_without_a_date(tmp_path: Path) -> None:
     daily, older = tmp_path / "daily.jsonl.gz", tmp_path / "older.jsonl"
-    with gzip.open(daily, "wt") as handle:
-        for arxiv_id, announced in (("2503.00001", "2025-03-18"), ("2607.00001", "2026-07-01")):
-            handle.write(json.dumps({"arxiv_id": arxiv_id, "title": "T", "announced": announced}) + "\n")
+    days = (("2503.00001", "2025-03-18"), ("2607.00001", "2026-07-01"))
+    write_corpus(daily, ({"arxiv_id": arxiv_id, "title": "T", "announced": announced} for arxiv_id, announced in days))
     older.write_text(json.dumps({"arxiv_id": "1706.03762", "title": "T", "announced": None}) + "\n")
     assert announced_span([older, daily]) == (date(2025, 3, 18), date(2026, 7, 1))
     assert announced_span([older]) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from avi_radar.cli import main
 from core.settings import get_settings
 from extract.dumps import record_from_kaggle_row
+from tests.conftest import write_corpus
 from warehouse.db import open_for_reading
 
 pytestmark = pytest.mark.slow  # runs the import flow
@@ -46,8 +46,7 @@ def test_kaggle_rows_become_records_at_their_newest_version(day_rows: list[dict]
 
 def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys) -> None:
     corpus_file = tmp_path / "corpus.jsonl.gz"
-    with gzip.open(corpus_file, "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:60])
+    write_corpus(corpus_file, day_rows[:60])
     kaggle_file = tmp_path / "arxiv-metadata-oai-snapshot.json"
     kaggle_file.write_text("".join(json.dumps(_kaggle_row(row)) + "\n" for row in day_rows[60:100]))
     configured = set(get_settings().categories)
@@ -92,8 +91,7 @@ def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], t
     dump = tmp_path / "dump.jsonl"
     dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cut = tmp_path / "cut.jsonl.gz"
-    with gzip.open(cut, "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:200])
+    write_corpus(cut, day_rows[:200])
     cut.write_bytes(cut.read_bytes()[:-2000])
 
     assert main(["import", "--strict", str(dump)]) == 1
@@ -126,8 +124,7 @@ def test_import_keeps_the_submission_window_and_a_wider_one_loads_the_rest(
     configured = set(get_settings().categories)
     rows = [row for row in two_days_rows if configured & set(row["categories"])][::20]  # both days, a few papers
     corpus_file = tmp_path / "corpus.jsonl.gz"
-    with gzip.open(corpus_file, "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    write_corpus(corpus_file, rows)
     last_day = max(row["announced"] for row in rows)  # the corpus's announcement date stands for the submission
     inside = {row["arxiv_id"] for row in rows if row["announced"] == last_day}
     assert 0 < len(inside) < len(rows)

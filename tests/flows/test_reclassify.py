@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from classify.registry import current_version
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from core.settings import get_settings
-from tests.conftest import SHARED
+from tests.conftest import SHARED, write_corpus
 from warehouse.db import open_for_reading
 
 pytestmark = pytest.mark.slow  # trains a model and runs flows
@@ -25,8 +24,7 @@ LABELS_OF = "SELECT model_version, arxiv_id, label, score FROM predictions WHERE
 def imported(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> set[str]:
     """80 real papers of the test day, imported (and labelled by the zero-shot classifier)."""
     corpus_file = tmp_path / "corpus.jsonl.gz"
-    with gzip.open(corpus_file, "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in day_rows[:80])
+    write_corpus(corpus_file, day_rows[:80])
     assert main(["import", str(corpus_file)]) == 0
     capsys.readouterr()
     with open_for_reading(get_settings().db_path) as warehouse:
