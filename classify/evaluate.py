@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from classify.figures import (
     Reliability,
     ReliabilityBin,
     SectionCount,
+    Spread,
 )
 from classify.labels import JUDGED_SOURCE, LabeledPaper, paper_text
 from classify.model import Classifier, Prediction
@@ -132,6 +134,32 @@ def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Predicti
         if pairs:
             scores[name] = score_predictions([paper for paper, _ in pairs], [prediction for _, prediction in pairs])
     return scores
+
+
+def seed_spread(runs: Sequence[dict[str, Figures]]) -> dict[str, dict[str, Spread]]:
+    """How much the measure moves: per subset that every run has, each :meth:`Figures.headline` figure's
+    :class:`Spread` over ``runs`` (the :func:`score_subsets` of one fold seed each)."""
+    spread: dict[str, dict[str, Spread]] = {}
+    for subset in [name for name in runs[0] if all(name in run for run in runs)]:
+        values = [run[subset].headline() for run in runs]
+        spread[subset] = {}
+        for figure in values[0]:
+            per_seed = [value[figure] for value in values]
+            measured = [value for value in per_seed if value is not None]
+            spread[subset][figure] = (
+                Spread(round(float(np.mean(measured)), 4), min(measured), max(measured), per_seed)
+                if measured
+                else Spread(None, None, None, per_seed)
+            )
+    return spread
+
+
+def _spread_json(runs: Sequence[dict[str, Figures]]) -> dict[str, dict[str, dict]]:
+    """:func:`seed_spread` in its JSON form."""
+    return {
+        subset: {figure: asdict(value) for figure, value in figures.items()}
+        for subset, figures in seed_spread(runs).items()
+    }
 
 
 def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> Reliability:
@@ -290,9 +318,11 @@ def leave_months_out(
     categories: Sequence[str],
     train: MonthTrainer,
     train_baseline: MonthTrainer | None = None,
+    other_seeds: Sequence[MonthTrainer] = (),
 ) -> dict:
     """``avi eval --month``'s result (JSON): per month, the :func:`leave_month_out` figures of the model (and
-    of the baseline when it is given)."""
+    of the baseline when it is given); with ``other_seeds`` (the model's trainers under fold seeds 1, 2, ...)
+    also each headline figure's :class:`Spread` over ``train`` and them, under ``fold_seeds``."""
     result: dict = {
         "protocol": "leave-month-out: trained on every labeled paper announced outside the month, scored on "
         "every paper of the month in the harvested categories (unlabeled ones count as none)",
@@ -302,7 +332,14 @@ def leave_months_out(
         rows = rows_announced_in(corpus, month)
         if not rows:
             raise ValueError(f"no paper of the corpus files was announced in {month}")
-        entry = {"model": leave_month_out(labeled, rows, categories, train)[0].to_json()}
+        figures = leave_month_out(labeled, rows, categories, train)[0]
+        entry: dict = {"model": figures.to_json()}
+        if other_seeds:
+            runs = [figures, *(leave_month_out(labeled, rows, categories, other)[0] for other in other_seeds)]
+            entry["fold_seeds"] = {
+                "seeds": list(range(len(runs))),
+                "model": _spread_json([{month: run.figures} for run in runs])[month],
+            }
         if train_baseline is not None:
             entry["baseline"] = leave_month_out(labeled, rows, categories, train_baseline)[0].to_json()
         result["months"][month] = entry
@@ -318,6 +355,21 @@ def evaluation(protocol: str, papers: Sequence[LabeledPaper], predictions: Seque
         reliability_table(papers, predictions),
         label_reliability_table(papers, predictions),
     )
+
+
+def fold_seed_result(
+    papers: Sequence[LabeledPaper],
+    runs: Sequence[Sequence[Prediction]],
+    baseline_runs: Sequence[Sequence[Prediction]] | None = None,
+) -> dict:
+    """``avi eval --seeds``'s ``fold_seeds`` (JSON): the seeds, and per subset each headline figure's
+    :class:`Spread` over the cross-validations of the model (``runs``, one per fold seed in seed order) and
+    of the baseline when its runs are given."""
+    result: dict = {"seeds": list(range(len(runs)))}
+    for name, predictions in (("model", runs), ("baseline", baseline_runs)):
+        if predictions is not None:
+            result[name] = _spread_json([score_subsets(papers, run) for run in predictions])
+    return result
 
 
 def evaluation_result(

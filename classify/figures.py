@@ -71,6 +71,17 @@ class Figures:
             MacroScores.from_json(data["technique"]),
         )
 
+    def headline(self) -> dict[str, float | None]:
+        """The figures variants are compared by: relevance precision, recall and F1, the three macro-F1s."""
+        return {
+            "relevance_precision": self.relevance.precision,
+            "relevance_recall": self.relevance.recall,
+            "relevance_f1": self.relevance.f1,
+            "section": self.section.macro_f1,
+            "subsection": self.subsection.macro_f1,
+            "technique": self.technique.macro_f1,
+        }
+
     def summary(self) -> str:
         """One line: relevance F1 and the three macro-F1s."""
         return (
@@ -152,6 +163,17 @@ class Evaluation:
         if self.label_calibration is not None:
             calibration += f", of named labels {self.label_calibration.expected_calibration_error}"
         return f"  {self.protocol}: {self.subsets['all'].summary()}, {calibration}"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over several fold seeds: its mean, lowest and highest value, and each seed's, in seed order
+    (None where a seed had no label with enough gold positives to average)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    per_seed: list[float | None]
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ class TorchHeadClassifier:
         class_counts = np.bincount(relevance[first_views][: len(papers)])
         smallest_class = class_counts[class_counts > 0].min()
         self.folds = min(self.folds, max(2, int(smallest_class)))  # every fold holds every class
-        fold_of = view_folds(relevance, groups, len(papers), self.folds)
+        fold_of = view_folds(relevance, groups, len(papers), self.folds, self.seed)
         membership = np.stack([fold_of != fold for fold in range(self.folds)] + [np.ones(len(texts), dtype=bool)])
         unrelated = RELEVANCE_CLASSES.index("none")
 

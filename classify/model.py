@@ -180,12 +180,13 @@ def _best_threshold(truth: np.ndarray, scores: np.ndarray, grid: np.ndarray = _T
     return best_threshold
 
 
-def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int) -> np.ndarray:
+def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int, seed: int = 0) -> np.ndarray:
     """The fold of every view: stratified by relevance over the first ``papers`` groups (both views of a paper
-    share its fold); the views of later groups (examples) get -1, for every model learns from them."""
+    share its fold), shuffled by ``seed``; the views of later groups (examples) get -1, for every model learns
+    from them."""
     unique_groups, first_index = np.unique(groups, return_index=True)
     scored = unique_groups < papers
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     fold_of_group = np.full(len(unique_groups), -1)
     scored_groups = unique_groups[scored]
     for fold, (_, test) in enumerate(splitter.split(scored_groups, relevance[first_index][scored])):

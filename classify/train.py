@@ -36,8 +36,8 @@ VERSION_PREFIX = {TorchHeadClassifier.kind: "mlp", EmbeddingClassifier.kind: "lo
 @dataclass(frozen=True)
 class TrainingSetup:
     """How to train: the kind of classifier, where, the screen's unlabeled texts and loss budget, whether the
-    taxonomy's own descriptions join the labeled papers, and the folds whose out-of-fold scores choose the
-    thresholds and measure the model."""
+    taxonomy's own descriptions join the labeled papers, the folds whose out-of-fold scores choose the
+    thresholds and measure the model, and the seed that draws the folds and starts the network."""
 
     kind: str = TorchHeadClassifier.kind
     device: str = "auto"
@@ -45,6 +45,7 @@ class TrainingSetup:
     screen_max_loss: float = 0.0
     taxonomy_examples: bool = True
     folds: int = 5
+    seed: int = 0
 
     def without(self, texts: frozenset[str]) -> TrainingSetup:
         """This setup with ``texts`` out of its background sample: papers a model is scored on must not be
@@ -104,6 +105,7 @@ def fit_classifier(
             device=setup.device,
             screen_max_loss=setup.screen_max_loss,
             folds=setup.folds,
+            seed=setup.seed,
         )
         return head.fit(papers, setup.background, examples)
     return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers + examples)
@@ -131,7 +133,7 @@ def measured_fit(
         )
         return head, head.cross_validated_predictions(), protocol
     predictions = cross_validated_predictions(
-        papers, setup.folds, lambda train: fit_classifier(taxonomy, embedder, train, setup=setup)
+        papers, setup.folds, lambda train: fit_classifier(taxonomy, embedder, train, setup=setup), setup.seed
     )
     protocol = f"{setup.folds}-fold cross-validation over {len(papers)} labeled papers"
     return fit_classifier(taxonomy, embedder, papers, version, setup), predictions, protocol

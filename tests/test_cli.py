@@ -16,8 +16,9 @@ import pytest
 
 from avi_radar.cli import main
 from core.settings import get_settings
+from extract.corpus import iter_corpus
 from extract.dumps import record_from_corpus_row
-from tests.conftest import SHARED, TEST_DAY
+from tests.conftest import SHARED, TEST_DAY, write_corpus
 from warehouse.db import Warehouse
 
 
@@ -86,6 +87,8 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert not get_settings().db_path.exists()
     assert main(["eval", "--model", "mlp-20990101T000000-abcdef"]) == 2
     assert "is not in the registry" in capsys.readouterr().err
+    assert main(["eval", "--seeds", "3", "--holdout", "0.2"]) == 2  # refused before any label is read
+    assert "--seeds goes with --cv or --month" in capsys.readouterr().err
     assert main(["train", "--classifier", "bogus"]) == 2  # refused before any label is read
     assert "unknown classifier kind 'bogus' (one of embedding-mlp, embedding-logreg)" in capsys.readouterr().err
     # a demo month the shared corpus does not hold is refused before anything is trained
@@ -129,7 +132,7 @@ def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.slow  # trains with 5-fold cross-validation
 def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture, small_labels: Path) -> None:
     corpus = [str(path) for path in sorted((SHARED / "corpus").glob("*.jsonl.gz"))]
-    for protocol in (["--holdout", "0.3"], ["--cv", "3"]):
+    for protocol in (["--holdout", "0.3"], ["--cv", "3", "--seeds", "2"]):
         args = ["eval", "--labels", str(small_labels), *protocol, "--baseline", "--json"]
         assert main(args + [arg for path in corpus for arg in ("--corpus", path)]) == 0
         output = capsys.readouterr().out.strip().splitlines()
@@ -152,6 +155,43 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
         f"3-fold cross-validation over {result['model']['all']['n']} labeled papers "
         "(each fold's thresholds, relevance stacker and temperature chosen on the other folds)"
     )
+    # --seeds 2: the figures above are fold seed 0's; each figure's spread over seeds 0 and 1 beside them
+    assert result["fold_seeds"]["seeds"] == [0, 1]
+    for measured in ("model", "baseline"):
+        spread = result["fold_seeds"][measured]["all"]
+        assert spread["relevance_f1"]["per_seed"][0] == result[measured]["all"]["relevance"]["f1"]
+        assert spread["section"]["per_seed"][0] == result[measured]["all"]["section"]["macro_f1"]
+        for figure in spread.values():
+            assert figure["mean"] is None or figure["low"] <= figure["mean"] <= figure["high"]
+        # seed 1 draws other folds: some figure moves
+        assert any(figure["low"] < figure["high"] for figure in spread.values())
+
+
+@pytest.mark.slow  # trains twice
+def test_eval_month_with_seeds_scores_the_month_once_per_fold_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture, small_labels: Path, day_rows: list[dict]
+) -> None:
+    # a corpus of the labeled papers and one day of May 2026: the month's papers, and no other unlabeled text
+    labeled = {json.loads(line)["arxiv_id"] for line in small_labels.open()}
+    rows = [row for row in iter_corpus(sorted((SHARED / "corpus").glob("*.jsonl.gz"))) if row["arxiv_id"] in labeled]
+    corpus = tmp_path / "day.jsonl.gz"
+    write_corpus(corpus, [*rows, *day_rows])
+    args = ["eval", "--labels", str(small_labels), "--corpus", str(corpus), "--month", "2026-05", "--seeds", "2"]
+    assert main([*args, "--json"]) == 0
+    month = json.loads(capsys.readouterr().out)["months"]["2026-05"]
+    in_month = [row for row in [*rows, *day_rows] if (row.get("announced") or "").startswith("2026-05-")]
+    harvested = [row for row in in_month if set(get_settings().categories) & set(row["categories"])]
+    assert month["model"]["n"] == len(harvested) > 0
+    assert month["model"]["trained_on"] == len(
+        {row["arxiv_id"] for row in rows} - {row["arxiv_id"] for row in in_month}
+    )
+    spread = month["fold_seeds"]
+    assert spread["seeds"] == [0, 1]
+    assert spread["model"]["relevance_recall"]["per_seed"][0] == month["model"]["relevance"]["recall"]
+    assert spread["model"]["section"]["per_seed"][0] == month["model"]["section"]["macro_f1"]
+    for figure in spread["model"].values():
+        assert len(figure["per_seed"]) == 2
+        assert figure["mean"] is None or figure["low"] <= figure["mean"] <= figure["high"]
 
 
 @pytest.mark.slow  # trains, imports, runs the nightly flow and writes a report, twice
@@ -176,8 +216,7 @@ def test_demo_on_a_fresh_machine_trains_backfills_ingests_and_reports(
                     rows.append(row)
     (small_shared / "corpus").unlink()
     (small_shared / "corpus").mkdir()
-    with gzip.open(small_shared / "corpus" / "sample.jsonl.gz", "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    write_corpus(small_shared / "corpus" / "sample.jsonl.gz", rows)
     configured = set(get_settings().categories)
     records = [record for record in map(record_from_corpus_row, rows) if record]
     backfilled = {

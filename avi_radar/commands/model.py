@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 from avi_radar.commands.common import existing_paths, fold_count, fraction, positive_int, year_month
 from core.settings import Settings
@@ -75,6 +76,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.evaluate import (
         cross_validated_predictions,
         evaluation_result,
+        fold_seed_result,
         holdout_split,
         leave_months_out,
         predict_papers,
@@ -85,6 +87,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from classify.taxonomy import load_taxonomy
     from classify.train import fit_classifier, measured_fit, training_setup
 
+    if args.seeds > 1 and not (args.cv or args.month):
+        raise ValueError("--seeds goes with --cv or --month: the fold seeds draw the folds a training chooses on")
+    seeds = range(args.seeds)
     taxonomy = load_taxonomy(settings.taxonomy_file)
     if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
         require_registered(settings.models_dir, args.model)  # before the embedder and the labels load
@@ -97,8 +102,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     trains = bool(args.cv or args.holdout or months)
     setup = training_setup(settings, args.classifier, corpus, papers, args.cv) if trains else None
 
-    def train_model(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
-        return fit_classifier(taxonomy, embedder, train, setup=setup.without(unseen))
+    def seeded_trainer(seed: int):  # noqa: ANN202
+        def train_model(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
+            return fit_classifier(taxonomy, embedder, train, setup=replace(setup.without(unseen), seed=seed))
+
+        return train_model
+
+    train_model = seeded_trainer(0)
 
     def train_baseline(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
         return TfidfSvmClassifier(taxonomy).fit(train)  # learns from no unlabeled text
@@ -107,15 +117,28 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(
             json.dumps(
                 leave_months_out(
-                    months, papers, corpus, settings.categories, train_model, train_baseline if args.baseline else None
+                    months,
+                    papers,
+                    corpus,
+                    settings.categories,
+                    train_model,
+                    train_baseline if args.baseline else None,
+                    [seeded_trainer(seed) for seed in seeds[1:]],
                 )
             )
         )
         return 0
     if args.cv:
         test = papers
-        _, predictions, protocol = measured_fit(taxonomy, embedder, papers, setup)
-        baseline = cross_validated_predictions(papers, args.cv, train_baseline) if args.baseline else None
+        # every fold seed trains a model of its own; only its predictions are kept
+        runs = [measured_fit(taxonomy, embedder, papers, replace(setup, seed=seed))[1:] for seed in seeds]
+        predictions, protocol = runs[0]
+        baselines = (
+            [cross_validated_predictions(papers, args.cv, train_baseline, seed) for seed in seeds]
+            if args.baseline
+            else []
+        )
+        baseline = baselines[0] if baselines else None
     else:
         if args.holdout:
             train, test = holdout_split(papers, args.holdout)
@@ -133,7 +156,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if args.baseline and not train:
             raise SystemExit("avi eval --baseline: no training labels left for the baseline")
         baseline = predict_papers(train_baseline(train), test) if args.baseline else None
-    print(json.dumps(evaluation_result(protocol, test, predictions, baseline), indent=None if args.json else 2))
+    result = evaluation_result(protocol, test, predictions, baseline)
+    if args.cv and len(seeds) > 1:
+        result["fold_seeds"] = fold_seed_result(
+            test, [run_predictions for run_predictions, _ in runs], baselines or None
+        )
+    print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
 
@@ -206,6 +234,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         type=year_month,
         help="YYYY-MM, repeatable: train on the labels outside the month, score every harvested paper of it",
+    )
+    evaluate.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        help="with --cv or --month: repeat it over fold seeds 0..N-1 (folds and network start) and add each "
+        "figure's mean, lowest and highest value under fold_seeds (1)",
     )
     evaluate.add_argument(
         "--classifier",

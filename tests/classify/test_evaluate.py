@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from classify.evaluate import label_reliability_table, score_predictions, score_subsets
+from classify.evaluate import (
+    fold_seed_result,
+    label_reliability_table,
+    leave_months_out,
+    score_predictions,
+    score_subsets,
+)
 from classify.figures import Figures, LabelScore, RelevanceScores, ReliabilityBin
 from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import Prediction
+from tests.conftest import write_corpus
 
 V2A = "generation.cross_modal.video_to_audio"
 TALK = "generation.cross_modal.image_animation"
@@ -53,6 +61,62 @@ def test_scores_follow_the_definitions() -> None:
     assert result.technique.macro_f1 == 0.8
     assert result.technique.per_label[DIFF] == LabelScore(precision=1.0, recall=0.6667, f1=0.8, support=3)
     assert Figures.from_json(json.loads(json.dumps(result.to_json()))) == result  # what is stored reads back
+
+
+def test_the_fold_seeds_spread_is_each_figures_mean_lowest_and_highest_value() -> None:
+    papers = [_paper(1, "av", (V2A,)), _paper(2, "av", (V2A,)), _paper(3, "av", (V2A,)), _paper(4, "none", ())]
+    right = [_prediction("av", (V2A,))] * 3 + [_prediction("none", ())]
+    # the second seed misses paper 3 (relevance recall 2/3) and the third raises a false alarm on paper 4
+    missed = [*right[:2], _prediction("none", ()), right[3]]
+    alarmed = [*right[:3], _prediction("av", (V2A,))]
+    result = json.loads(json.dumps(fold_seed_result(papers, [right, missed, alarmed], [missed])))
+    assert result["seeds"] == [0, 1, 2]
+    recall = result["model"]["all"]["relevance_recall"]
+    assert recall == {"mean": round((1 + 2 / 3 + 1) / 3, 4), "low": 0.6667, "high": 1.0, "per_seed": [1.0, 0.6667, 1.0]}
+    assert result["model"]["all"]["relevance_precision"]["per_seed"] == [1.0, 1.0, 0.75]
+    assert result["model"]["all"]["section"]["per_seed"] == [1.0, 0.8, 1.0]
+    # no technique with three gold papers: nothing to average, in every seed
+    assert result["model"]["all"]["technique"] == {"mean": None, "low": None, "high": None, "per_seed": [None] * 3}
+    assert result["baseline"]["all"]["relevance_f1"]["per_seed"] == [0.8]
+
+
+def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path) -> None:
+    rows = [
+        {"arxiv_id": str(index), "title": f"paper {index}", "announced": f"2026-04-0{index}", "categories": ["cs.CV"]}
+        for index in range(1, 5)
+    ]
+    corpus = tmp_path / "corpus.jsonl.gz"
+    write_corpus(corpus, rows)
+    labeled = [_paper(index, "av", (V2A,)) for index in (1, 2, 3)]  # paper 4 is unlabeled: none
+
+    class Answers:
+        version = "fixed"
+
+        def __init__(self, decided_av: set[str]) -> None:
+            self.decided_av = decided_av
+
+        def predict(self, texts: list[str]) -> list[Prediction]:
+            return [_prediction("av", (V2A,)) if text in self.decided_av else _prediction("none", ()) for text in texts]
+
+    def trainer(*decided_av: int):  # noqa: ANN202 - a stand-in for one fold seed's training
+        return lambda papers, unseen: Answers({f"paper {index}" for index in decided_av})
+
+    result = leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1, 2, 3), None, [trainer(1, 2, 4)])
+    month = json.loads(json.dumps(result))["months"]["2026-04"]
+    assert month["model"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}  # seed 0's figures
+    spread = month["fold_seeds"]
+    assert spread["seeds"] == [0, 1]
+    # the mean of the seeds' figures as reported (each rounded to four places)
+    assert spread["model"]["relevance_precision"] == {
+        "mean": 0.8334,
+        "low": 0.6667,
+        "high": 1.0,
+        "per_seed": [1.0, 0.6667],
+    }
+    assert spread["model"]["relevance_recall"]["per_seed"] == [1.0, 0.6667]
+    assert (
+        "fold_seeds" not in leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1))["months"]["2026-04"]
+    )
 
 
 def test_confident_subsets_leave_out_doubted_labels() -> None:

@@ -8,12 +8,13 @@ import pickle
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 
 from classify.evaluate import holdout_split, predict_papers, score_predictions
 from classify.explain import explain
 from classify.labels import TAXONOMY_SOURCE, LabeledPaper, files_fingerprint, load_labeled_papers, taxonomy_papers
-from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views
+from classify.model import TfidfSvmClassifier, ZeroShotClassifier, consistent_labels, training_views, view_folds
 from classify.registry import JOBLIB_MODEL_FILE, MODEL_FILE, current_version, list_models, load_classifier
 from classify.taxonomy import load_taxonomy, section_of
 from classify.train import TrainingSetup, fit_classifier, train_and_register
@@ -115,6 +116,19 @@ def test_title_only_views_guard_against_the_length_shortcut() -> None:
     assert texts == ["Foley for video", "Graph theory. We prove things.", "Graph theory"]
     assert [paper.arxiv_id for paper in owners] == ["1", "2", "2"]
     assert list(groups) == [0, 1, 1]
+
+
+def test_the_seed_draws_other_folds_each_stratified_with_a_papers_views_together() -> None:
+    # 40 papers (20 / 10 / 10 by relevance), then two of the taxonomy's examples, two views each
+    relevance = np.append(np.repeat([0, 1, 2], [20, 10, 10]), [0, 0]).repeat(2)
+    groups = np.arange(42).repeat(2)
+    drawn = [view_folds(relevance, groups, 40, 5, seed) for seed in (0, 1)]
+    assert not np.array_equal(*drawn)
+    for fold_of in drawn:
+        assert np.array_equal(fold_of[0::2], fold_of[1::2])  # both views of a paper in one fold
+        assert list(fold_of[-4:]) == [-1] * 4  # examples are in no fold: every model learns from them
+        for fold in range(5):
+            assert np.bincount(relevance[:-4][fold_of[:-4] == fold], minlength=3).tolist() == [8, 4, 4]
 
 
 def test_taxonomy_examples_speak_for_every_label_and_techniques_only_for_their_label() -> None:
