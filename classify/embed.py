@@ -26,6 +26,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from core.settings import Settings, kept_aside
+from core.wording import counted
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -207,8 +209,14 @@ class CachedEmbedder:
                 cached[key] = np.frombuffer(blob, dtype=np.float32)
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in cached}
         if missing:
-            logger.info("embedding %d new texts (%d cached)", len(missing), len(set(keys)) - len(missing))
+            logger.info("embedding %s (%d cached)", counted(len(missing), "new text"), len(set(keys)) - len(missing))
+            started = time.perf_counter()
             vectors = self.inner.encode(list(missing.values()))
+            seconds = time.perf_counter() - started
+            # where no progress bar shows (cron, CI), this line says what the embedding cost
+            logger.info(
+                "embedded %s in %.1f s (%.1f texts/s)", counted(len(missing), "text"), seconds, len(missing) / seconds
+            )
             with self.connection:
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",

@@ -3,6 +3,8 @@ and its fused bf16 kernels those of the same weights unfused."""
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -91,6 +93,21 @@ def test_a_damaged_embedding_cache_is_kept_aside_and_a_new_one_started(
     assert kept.read_bytes() == b"not a database, " * 512
     assert f"the embedding cache {path} cannot be read (file is not a database): kept as {kept}" in caplog.text
     assert len(CachedEmbedder(embedder.inner, path).encode(TEXTS[:2])) == 2  # the new cache opens as any other
+
+
+def test_the_cache_logs_what_it_embeds_and_how_fast(embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = CachedEmbedder(embedder.inner, tmp_path / "embeddings.sqlite")
+    with caplog.at_level(logging.INFO, logger="classify.embed"):
+        cache.encode(TEXTS[:2])
+        assert "embedding 2 new texts (0 cached)" in caplog.text
+        assert re.search(r"embedded 2 texts in \d+\.\d s \(\d+\.\d texts/s\)", caplog.text)
+        caplog.clear()
+        cache.encode(TEXTS[:3])
+        assert "embedding 1 new text (2 cached)" in caplog.text
+        assert "embedded 1 text in" in caplog.text
+        caplog.clear()
+        cache.encode(TEXTS[:3])  # all cached: nothing embedded, nothing said
+        assert "embed" not in caplog.text
 
 
 HELD_BY_A_THREAD = """
