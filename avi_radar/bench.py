@@ -97,7 +97,8 @@ def bench_embedding(texts: list[str], warm_texts: list[str], settings: Settings,
 
 def bench_classification(texts: list[str], settings: Settings, raw_per_s: float) -> dict:
     """Texts per second labelled by the current model (screen, embedding of what it keeps, head; no cache)
-    against plain fp32 ``encode`` of the same texts, which only embeds them."""
+    against plain fp32 ``encode`` of the same texts, which only embeds them; ``model`` names the model, the
+    zero-shot one (which embeds every text) where none is trained."""
     from classify.embed import SentenceEmbedder
     from classify.registry import load_classifier
     from classify.taxonomy import load_taxonomy
@@ -107,7 +108,9 @@ def bench_classification(texts: list[str], settings: Settings, raw_per_s: float)
     classifier.predict(texts[:8])
     started = time.perf_counter()
     classifier.predict(texts)
-    return _figures(raw_per_s, len(texts) / (time.perf_counter() - started), "texts", len(texts))
+    return _figures(raw_per_s, len(texts) / (time.perf_counter() - started), "texts", len(texts)) | {
+        "model": classifier.version
+    }
 
 
 def bench_load(records: list[PaperRecord]) -> dict:
@@ -239,8 +242,9 @@ def write_benchmarks_page(path: Path, results: dict, machine: str) -> None:
     for stage, figures in results.items():
         if "wall_s" in figures:
             continue
+        named = f"{stage} ({figures['model']})" if "model" in figures else stage
         lines.append(
-            f"| {stage} | {figures['unit']} | {figures['items']} | {figures['raw_per_s']} | "
+            f"| {named} | {figures['unit']} | {figures['items']} | {figures['raw_per_s']} | "
             f"{figures['avi_per_s']} | {figures['ratio']} |"
         )
     if "import" in results:

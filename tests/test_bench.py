@@ -28,8 +28,10 @@ def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, ca
         assert figures["raw_per_s"] > 0 and figures["avi_per_s"] > 0
         assert figures["ratio"] == pytest.approx(figures["avi_per_s"] / figures["raw_per_s"], abs=0.006)  # rounded
     assert result["embedding"]["items"] == 32 and result["load"]["items"] == 64
+    assert result["classification"]["model"].startswith("zeroshot-")  # no model trained in this home: it says so
     assert result["import"]["wall_s"] > 0 and 100 < result["import"]["peak_rss_mb"] < 8000
     written = page.read_text()
     assert written.startswith("# Benchmarks\n\nHand-written text stays.\n")
-    assert "| embedding | texts | 32 |" in written and "Whole import of corpus.jsonl.gz (model zero-shot" in written
+    assert "| embedding | texts | 32 |" in written and "| classification (zeroshot-" in written
+    assert "Whole import of corpus.jsonl.gz (model zero-shot" in written
     assert main(["bench", "--stages", "speed"]) == 2

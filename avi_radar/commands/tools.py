@@ -106,6 +106,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"{stage:<10} raw {figures['raw_per_s']:>9} {figures['unit']}/s   avi {figures['avi_per_s']:>9} "
                 f"{figures['unit']}/s   ratio {figures['ratio']}"
+                + (f"   model {figures['model']}" if "model" in figures else "")
             )
     if args.write_docs:
         bench.write_benchmarks_page(Path(args.write_docs), results, bench.machine_description())
