@@ -202,3 +202,95 @@ class MonthFigures:
             "trained_on": self.trained_on,
             "sections": {name: asdict(count) for name, count in self.sections.items()},
         }
+
+
+def _number(value: float | None) -> str:
+    """A figure to three places, or '-' where it could not be measured."""
+    return "-" if value is None else f"{value:.3f}"
+
+
+_RELEVANCE_HEADING = "av precision / recall / F1"
+_HEADER = f"{_RELEVANCE_HEADING}  section  subsection  technique"
+
+
+def _scores(figures: Figures) -> str:
+    """``av`` precision / recall / F1 and the three macro-F1s, in the columns of :data:`_HEADER`."""
+    relevance = figures.relevance
+    relevance_cell = f"{_number(relevance.precision)} / {_number(relevance.recall)} / {_number(relevance.f1)}"
+    return (
+        f"{relevance_cell:<{len(_RELEVANCE_HEADING)}}  {_number(figures.section.macro_f1):>7}  "
+        f"{_number(figures.subsection.macro_f1):>10}  {_number(figures.technique.macro_f1):>9}"
+    )
+
+
+_SPREAD_FIGURES = ("relevance_f1", "section", "subsection", "technique")
+
+
+def _spread_line(name: str, spread: dict[str, dict[str, Any]]) -> str:
+    """One subset's (or month's) :class:`Spread` of the headline figures, as 'mean (lowest-highest)'."""
+    parts = []
+    for figure in _SPREAD_FIGURES:
+        value = Spread(**spread[figure])
+        shown = "-" if value.mean is None else f"{value.mean:.3f} ({_number(value.low)}-{_number(value.high)})"
+        parts.append(f"{figure.replace('_', ' ')} {shown}")
+    return f"  {name:<18} " + ", ".join(parts)
+
+
+def _seeds_heading(fold_seeds: dict[str, Any]) -> str:
+    seeds = fold_seeds["seeds"]
+    return f"over fold seeds {seeds[0]}-{seeds[-1]}: mean (lowest-highest)"
+
+
+def _wrapped(items: list[str], width: int = 100) -> list[str]:
+    """``items`` separated by commas in indented lines of at most ``width`` characters, never cut inside one."""
+    rows: list[list[str]] = [[]]
+    for item in items:
+        if rows[-1] and len("  " + ", ".join([*rows[-1], item]) + ",") > width:
+            rows.append([])
+        rows[-1].append(item)
+    return ["  " + ", ".join(row) + ("," if number < len(rows) - 1 else "") for number, row in enumerate(rows)]
+
+
+def evaluation_text(result: dict[str, Any]) -> str:
+    """``avi eval``'s result (:func:`classify.evaluate.evaluation_result`, with ``fold_seeds`` when measured)
+    as a table for the terminal: per subset the model's figures, the baseline's below them."""
+    lines = [result["protocol"], "", f"{'subset':<20} {'papers':>6}  {_HEADER}"]
+    for name, data in result["model"].items():
+        figures = Figures.from_json(data)
+        lines.append(f"{name:<20} {figures.n:>6}  {_scores(figures)}")
+        if name in result.get("baseline", {}):
+            lines.append(f"{'  baseline':<20} {'':>6}  {_scores(Figures.from_json(result['baseline'][name]))}")
+    line = f"calibration error {_number(Reliability.from_json(result['calibration']).expected_calibration_error)}"
+    if "label_calibration" in result:
+        named = Reliability.from_json(result["label_calibration"]).expected_calibration_error
+        line += f", of named labels {_number(named)}"
+    lines += ["", line]
+    if "fold_seeds" in result:
+        for measured in ("model", "baseline"):
+            if measured in result["fold_seeds"]:
+                lines += ["", f"{measured} {_seeds_heading(result['fold_seeds'])}"]
+                lines += [_spread_line(name, spread) for name, spread in result["fold_seeds"][measured].items()]
+    return "\n".join(lines)
+
+
+def months_text(result: dict[str, Any]) -> str:
+    """``avi eval --month``'s result (:func:`classify.evaluate.leave_months_out`) as a table for the terminal:
+    per month the model's figures (the baseline's below them), then the papers the report would count per
+    section against the labeled ones, and the fold seeds' spread when measured."""
+    counts_heading = f"{'month':<10} {'papers':>6} {'labeled':>7} {'trained on':>10}"
+    lines = [result["protocol"], "", f"{counts_heading}  {_HEADER}"]
+    for month, entry in result["months"].items():
+        model = entry["model"]
+        figures = Figures.from_json(model)
+        lines.append(f"{month:<10} {figures.n:>6} {model['labeled']:>7} {model['trained_on']:>10}  {_scores(figures)}")
+        if "baseline" in entry:
+            lines.append(f"{'  baseline':<{len(counts_heading)}}  {_scores(Figures.from_json(entry['baseline']))}")
+    for month, entry in result["months"].items():
+        tallies = {section: SectionCount(**count) for section, count in entry["model"]["sections"].items()}
+        counts = [f"{section} {tally.predicted}/{tally.labeled}" for section, tally in tallies.items()]
+        lines += ["", f"{month}: audio-visual papers per section, counted / labeled"]
+        lines += _wrapped(counts)
+        if "fold_seeds" in entry:
+            lines += [f"{month} {_seeds_heading(entry['fold_seeds'])}"]
+            lines.append(_spread_line("model", entry["fold_seeds"]["model"]))
+    return "\n".join(lines)

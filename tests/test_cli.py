@@ -131,10 +131,10 @@ def test_models_without_training(capsys: pytest.CaptureFixture) -> None:
 
 @pytest.mark.slow  # trains with 5-fold cross-validation
 def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture, small_labels: Path) -> None:
-    corpus = [str(path) for path in sorted((SHARED / "corpus").glob("*.jsonl.gz"))]
+    corpus_args = [arg for path in sorted((SHARED / "corpus").glob("*.jsonl.gz")) for arg in ("--corpus", str(path))]
     for protocol in (["--holdout", "0.3"], ["--cv", "3", "--seeds", "2"]):
         args = ["eval", "--labels", str(small_labels), *protocol, "--baseline", "--json"]
-        assert main(args + [arg for path in corpus for arg in ("--corpus", path)]) == 0
+        assert main(args + corpus_args) == 0
         output = capsys.readouterr().out.strip().splitlines()
         assert len(output) == 1
         result = json.loads(output[0])
@@ -165,6 +165,12 @@ def test_eval_prints_the_documented_json(tmp_path: Path, capsys: pytest.CaptureF
             assert figure["mean"] is None or figure["low"] <= figure["mean"] <= figure["high"]
         # seed 1 draws other folds: some figure moves
         assert any(figure["low"] < figure["high"] for figure in spread.values())
+    # without --json: a table to read, each subset's row with the baseline's below it
+    assert main(["eval", "--labels", str(small_labels), "--holdout", "0.3", "--baseline", *corpus_args]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("trained on ") and "evaluated on a held-out 30%" in table[0]
+    assert table[2].split()[:2] == ["subset", "papers"]
+    assert table[3].startswith("all ") and table[4].startswith("  baseline")
 
 
 @pytest.mark.slow  # trains twice
@@ -192,6 +198,13 @@ def test_eval_month_with_seeds_scores_the_month_once_per_fold_seed(
     for figure in spread["model"].values():
         assert len(figure["per_seed"]) == 2
         assert figure["mean"] is None or figure["low"] <= figure["mean"] <= figure["high"]
+    # without --json: the month's row, its section counts and the seeds' spread, to read
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("2026-05 "))
+    assert row.split()[:4] == ["2026-05", *(str(month["model"][count]) for count in ("n", "labeled", "trained_on"))]
+    assert "2026-05: audio-visual papers per section, counted / labeled" in table
+    assert "2026-05 over fold seeds 0-1: mean (lowest-highest)" in table
 
 
 @pytest.mark.slow  # trains, imports, runs the nightly flow and writes a report, twice

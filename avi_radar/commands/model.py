@@ -81,6 +81,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         leave_months_out,
         predict_papers,
     )
+    from classify.figures import evaluation_text, months_text
     from classify.labels import load_labeled_papers
     from classify.model import TfidfSvmClassifier, zero_shot_version
     from classify.registry import load_classifier, require_registered
@@ -114,19 +115,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return TfidfSvmClassifier(taxonomy).fit(train)  # learns from no unlabeled text
 
     if months:
-        print(
-            json.dumps(
-                leave_months_out(
-                    months,
-                    papers,
-                    corpus,
-                    settings.categories,
-                    train_model,
-                    train_baseline if args.baseline else None,
-                    [seeded_trainer(seed) for seed in seeds[1:]],
-                )
-            )
+        month_result = leave_months_out(
+            months,
+            papers,
+            corpus,
+            settings.categories,
+            train_model,
+            train_baseline if args.baseline else None,
+            [seeded_trainer(seed) for seed in seeds[1:]],
         )
+        print(json.dumps(month_result) if args.json else months_text(month_result))
         return 0
     if args.cv:
         test = papers
@@ -161,7 +159,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         result["fold_seeds"] = fold_seed_result(
             test, [run_predictions for run_predictions, _ in runs], baselines or None
         )
-    print(json.dumps(result, indent=None if args.json else 2))
+    print(json.dumps(result) if args.json else evaluation_text(result))
     return 0
 
 
@@ -225,7 +223,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="evaluate the classifier on labeled papers")
     _add_label_inputs(evaluate)
     evaluate.add_argument("--baseline", action="store_true", help="add the TF-IDF + linear SVM baseline")
-    evaluate.add_argument("--json", action="store_true", help="one JSON object on one line")
+    evaluate.add_argument(
+        "--json", action="store_true", help="one JSON object on one line, the documented form (default: tables)"
+    )
     protocol = evaluate.add_mutually_exclusive_group()
     protocol.add_argument("--holdout", type=fraction, help="train on the rest, evaluate on this held-out fraction")
     protocol.add_argument("--cv", type=fold_count, help="k-fold cross-validation instead")

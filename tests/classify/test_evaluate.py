@@ -6,13 +6,21 @@ import json
 from pathlib import Path
 
 from classify.evaluate import (
+    evaluation_result,
     fold_seed_result,
     label_reliability_table,
     leave_months_out,
     score_predictions,
     score_subsets,
 )
-from classify.figures import Figures, LabelScore, RelevanceScores, ReliabilityBin
+from classify.figures import (
+    Figures,
+    LabelScore,
+    RelevanceScores,
+    ReliabilityBin,
+    evaluation_text,
+    months_text,
+)
 from classify.labels import JUDGED_SOURCE, LabeledPaper
 from classify.model import Prediction
 from tests.conftest import write_corpus
@@ -80,27 +88,34 @@ def test_the_fold_seeds_spread_is_each_figures_mean_lowest_and_highest_value() -
     assert result["baseline"]["all"]["relevance_f1"]["per_seed"] == [0.8]
 
 
-def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path) -> None:
+class _Answers:
+    """A stand-in for a trained model: ``av`` (video-to-audio) for the texts it is told, ``none`` for the rest."""
+
+    version = "fixed"
+
+    def __init__(self, decided_av: set[str]) -> None:
+        self.decided_av = decided_av
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        return [_prediction("av", (V2A,)) if text in self.decided_av else _prediction("none", ()) for text in texts]
+
+
+def _trainer(*decided_av: int):  # noqa: ANN202 - a stand-in for one fold seed's training
+    return lambda papers, unseen: _Answers({f"paper {index}" for index in decided_av})
+
+
+def _april(tmp_path: Path) -> tuple[list[LabeledPaper], Path]:
+    """Four papers of April 2026 in a corpus file, the first three labeled audio-visual (paper 4: none)."""
     rows = [
         {"arxiv_id": str(index), "title": f"paper {index}", "announced": f"2026-04-0{index}", "categories": ["cs.CV"]}
         for index in range(1, 5)
     ]
-    corpus = tmp_path / "corpus.jsonl.gz"
-    write_corpus(corpus, rows)
-    labeled = [_paper(index, "av", (V2A,)) for index in (1, 2, 3)]  # paper 4 is unlabeled: none
+    return [_paper(index, "av", (V2A,)) for index in (1, 2, 3)], write_corpus(tmp_path / "corpus.jsonl.gz", rows)
 
-    class Answers:
-        version = "fixed"
 
-        def __init__(self, decided_av: set[str]) -> None:
-            self.decided_av = decided_av
-
-        def predict(self, texts: list[str]) -> list[Prediction]:
-            return [_prediction("av", (V2A,)) if text in self.decided_av else _prediction("none", ()) for text in texts]
-
-    def trainer(*decided_av: int):  # noqa: ANN202 - a stand-in for one fold seed's training
-        return lambda papers, unseen: Answers({f"paper {index}" for index in decided_av})
-
+def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path) -> None:
+    labeled, corpus = _april(tmp_path)
+    trainer = _trainer
     result = leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1, 2, 3), None, [trainer(1, 2, 4)])
     month = json.loads(json.dumps(result))["months"]["2026-04"]
     assert month["model"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}  # seed 0's figures
@@ -117,6 +132,57 @@ def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path
     assert (
         "fold_seeds" not in leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1))["months"]["2026-04"]
     )
+
+
+def _column(table: str, row_start: str, heading: str) -> str:
+    """The cell of the first row starting with ``row_start`` under the right-aligned column ``heading``."""
+    header = next(line for line in table.splitlines() if line.startswith(("subset ", "month ")))
+    row = next(line for line in table.splitlines() if line.startswith(row_start))
+    end = header.index(heading) + len(heading)
+    return row[end - len(heading) : end].strip()
+
+
+def test_the_evaluation_table_shows_each_subset_its_baseline_and_the_seeds_spread() -> None:
+    papers = [_paper(1, "av", (V2A,)), _paper(2, "av", (V2A,)), _paper(3, "av", (V2A,)), _paper(4, "none", ())]
+    right = [_prediction("av", (V2A,))] * 3 + [_prediction("none", ())]
+    missed = [*right[:2], _prediction("none", ()), right[3]]  # relevance recall 2/3
+    alarmed = [*right[:3], _prediction("av", (V2A,))]  # relevance precision 3/4
+    result = evaluation_result("a protocol", papers, right, missed)
+    result["fold_seeds"] = fold_seed_result(papers, [right, missed, alarmed], [missed, missed, right])
+    table = evaluation_text(result)
+    lines = table.splitlines()
+    assert lines[0] == "a protocol"
+    assert lines[lines.index(next(line for line in lines if line.startswith("all "))) + 1].startswith("  baseline")
+    assert _column(table, "all ", "papers") == "4"
+    assert "1.000 / 1.000 / 1.000" in next(line for line in lines if line.startswith("all "))
+    assert "1.000 / 0.667 / 0.800" in next(line for line in lines if line.startswith("  baseline"))
+    assert _column(table, "all ", "section") == "1.000"
+    assert _column(table, "  baseline", "section") == "0.800"
+    assert _column(table, "all ", "technique") == "-"  # no technique with three gold papers
+    # the spread: F1 1.0, 0.8 and 6/7 over the three seeds
+    model_spread = lines[lines.index("model over fold seeds 0-2: mean (lowest-highest)") + 1]
+    assert model_spread.split()[0] == "all"
+    assert "relevance f1 0.886 (0.800-1.000)" in model_spread and "technique -" in model_spread
+    assert "baseline over fold seeds 0-2: mean (lowest-highest)" in lines
+
+
+def test_the_months_table_shows_the_figures_the_section_counts_and_the_seeds_spread(tmp_path: Path) -> None:
+    labeled, corpus = _april(tmp_path)
+    result = leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], _trainer(1, 2, 4), _trainer(1), [_trainer(1)])
+    table = months_text(result)
+    assert table.splitlines()[0] == result["protocol"]
+    assert [_column(table, "2026-04", heading) for heading in ("papers", "labeled", "trained on", "section")] == [
+        "4",
+        "3",
+        "0",
+        "0.800",  # papers 1 and 2 of the three video-to-audio ones (paper 4 is no gold audio-visual paper)
+    ]
+    assert "0.667 / 0.667 / 0.667" in next(line for line in table.splitlines() if line.startswith("2026-04"))
+    assert "1.000 / 0.333 / 0.500" in next(line for line in table.splitlines() if line.startswith("  baseline"))
+    assert _column(table, "  baseline", "section") == "0.500"  # paper 1 of the three
+    # the report would count 3 video-to-audio papers (1, 2 and the false alarm 4) where 3 are labeled
+    assert "2026-04: audio-visual papers per section, counted / labeled\n  generation.cross_modal 3/3" in table
+    assert "2026-04 over fold seeds 0-1: mean (lowest-highest)\n  model" in table
 
 
 def test_confident_subsets_leave_out_doubted_labels() -> None:
