@@ -51,6 +51,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_MAX_TOKENS = 256  # what the model was trained with; longer texts are cut there anyway
 PAD_MULTIPLE = 32  # 8 lengths at the full budget: the shapes of a backfill fit oneDNN's kernel cache
+SMALL_WORK = 500  # texts embedded in well under a minute: no progress bar, one log line when done
 
 
 def embedding_name(max_tokens: int) -> str:
@@ -145,7 +146,7 @@ class SentenceEmbedder:
         encoder = self.model[0].auto_model
         starts = range(0, len(texts), self.batch_size)
         with torch.inference_mode():
-            for start in progress_bar(starts, desc="embed", unit="batch", small=len(texts) <= 500):
+            for start in progress_bar(starts, desc="embed", unit="batch", small=len(texts) <= SMALL_WORK):
                 rows = longest_first[start : start + self.batch_size]
                 features = self.model.tokenizer(
                     [texts[row].strip() for row in rows],
@@ -209,14 +210,14 @@ class CachedEmbedder:
                 cached[key] = np.frombuffer(blob, dtype=np.float32)
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in cached}
         if missing:
-            logger.info("embedding %s (%d cached)", counted(len(missing), "new text"), len(set(keys)) - len(missing))
+            new = f"{counted(len(missing), 'new text')} ({len(set(keys)) - len(missing)} cached)"
+            if len(missing) > SMALL_WORK:  # minutes of work: say when it starts, not only when it ends
+                logger.info("embedding %s", new)
             started = time.perf_counter()
             vectors = self.inner.encode(list(missing.values()))
             seconds = time.perf_counter() - started
             # where no progress bar shows (cron, CI), this line says what the embedding cost
-            logger.info(
-                "embedded %s in %.1f s (%.1f texts/s)", counted(len(missing), "text"), seconds, len(missing) / seconds
-            )
+            logger.info("embedded %s in %.1f s (%.1f texts/s)", new, seconds, len(missing) / seconds)
             with self.connection:
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from classify.embed import CachedEmbedder, SentenceEmbedder, cpu_computes_bf16
+from classify.embed import SMALL_WORK, CachedEmbedder, SentenceEmbedder, cpu_computes_bf16
 from classify.fused_bert import PackedLinear, fuse_linear_layers
 from classify.numpy_encoder import NumpyEmbedder
 
@@ -95,19 +95,34 @@ def test_a_damaged_embedding_cache_is_kept_aside_and_a_new_one_started(
     assert len(CachedEmbedder(embedder.inner, path).encode(TEXTS[:2])) == 2  # the new cache opens as any other
 
 
-def test_the_cache_logs_what_it_embeds_and_how_fast(embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cache = CachedEmbedder(embedder.inner, tmp_path / "embeddings.sqlite")
+class _Constant:
+    """An embedder that costs nothing: every text the same unit vector."""
+
+    name = "constant"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), 384), 384**-0.5, dtype=np.float32)
+
+
+def test_the_cache_logs_what_it_embeds_and_how_fast(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = CachedEmbedder(_Constant(), tmp_path / "embeddings.sqlite")
+    done = r"embedded {} \({} cached\) in \d+\.\d s \(\d+\.\d texts/s\)"
     with caplog.at_level(logging.INFO, logger="classify.embed"):
-        cache.encode(TEXTS[:2])
-        assert "embedding 2 new texts (0 cached)" in caplog.text
-        assert re.search(r"embedded 2 texts in \d+\.\d s \(\d+\.\d texts/s\)", caplog.text)
+        cache.encode(["a", "b"])  # small work: one line when it is done
+        [line] = [record.getMessage() for record in caplog.records]
+        assert re.fullmatch(done.format("2 new texts", 0), line)
         caplog.clear()
-        cache.encode(TEXTS[:3])
-        assert "embedding 1 new text (2 cached)" in caplog.text
-        assert "embedded 1 text in" in caplog.text
+        cache.encode(["a", "b", "c"])
+        [line] = [record.getMessage() for record in caplog.records]
+        assert re.fullmatch(done.format("1 new text", 2), line)
         caplog.clear()
-        cache.encode(TEXTS[:3])  # all cached: nothing embedded, nothing said
-        assert "embed" not in caplog.text
+        cache.encode(["a", "b", "c"])  # all cached: nothing embedded, nothing said
+        assert not caplog.records
+        many = [f"text {number}" for number in range(SMALL_WORK + 1)]
+        cache.encode(["a", *many])  # long work: when it starts, then when it is done
+        messages = [record.getMessage() for record in caplog.records]
+        assert messages[0] == f"embedding {SMALL_WORK + 1} new texts (1 cached)"
+        assert re.fullmatch(done.format(f"{SMALL_WORK + 1} new texts", 1), messages[1])
 
 
 HELD_BY_A_THREAD = """
