@@ -131,3 +131,22 @@ def test_explain_shows_scores_and_neighbours(labelled_warehouse: list[str], caps
     similarities = [float(line.split()[0]) for line in neighbours]
     assert similarities == sorted(similarities, reverse=True)
     assert main(["explain", "2605.99999"]) == 2
+
+
+def test_eval_of_the_current_model_says_when_its_figures_are_in_sample(
+    trained_registry: Path, small_shared: Path, small_labels: Path, tmp_path: Path, capsys
+) -> None:
+    settings = get_settings()
+    shutil.copytree(trained_registry, settings.models_dir, dirs_exist_ok=True)
+    [version] = [model.version for model in list_models(settings.models_dir)]
+    in_sample = (
+        f"model {version} on the given labels, the labels it learnt from: in-sample figures; "
+        "--cv or --month measure quality"
+    )
+    for named in ([], ["--labels", str(small_labels)]):  # the shared labels here, named or not, are the model's
+        assert main(["eval", *named]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == in_sample
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(small_labels.read_text(encoding="utf-8").splitlines(keepends=True)[:30]))
+    assert main(["eval", "--labels", str(other)]) == 0  # other label files: no such claim
+    assert capsys.readouterr().out.splitlines()[0] == f"model {version} on the given labels"

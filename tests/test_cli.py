@@ -89,6 +89,8 @@ def test_clear_errors_for_bad_input(capsys: pytest.CaptureFixture) -> None:
     assert "is not in the registry" in capsys.readouterr().err
     assert main(["eval", "--seeds", "3", "--holdout", "0.2"]) == 2  # refused before any label is read
     assert "--seeds goes with --cv or --month" in capsys.readouterr().err
+    assert main(["eval", "--baseline"]) == 2  # the baseline would train on the very papers it is scored on
+    assert "add --cv, --holdout or --month, or name other papers with --labels" in capsys.readouterr().err
     assert main(["train", "--classifier", "bogus"]) == 2  # refused before any label is read
     assert "unknown classifier kind 'bogus' (one of embedding-mlp, embedding-logreg)" in capsys.readouterr().err
     # a demo month the shared corpus does not hold is refused before anything is trained

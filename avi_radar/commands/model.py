@@ -82,14 +82,19 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         predict_papers,
     )
     from classify.figures import evaluation_text, months_text
-    from classify.labels import load_labeled_papers
+    from classify.labels import files_fingerprint, load_labeled_papers
     from classify.model import TfidfSvmClassifier, zero_shot_version
-    from classify.registry import load_classifier, require_registered
+    from classify.registry import load_classifier, registered_model, require_registered
     from classify.taxonomy import load_taxonomy
     from classify.train import fit_classifier, measured_fit, training_setup
 
     if args.seeds > 1 and not (args.cv or args.month):
         raise ValueError("--seeds goes with --cv or --month: the fold seeds draw the folds a training chooses on")
+    if args.baseline and not (args.cv or args.holdout or args.month or args.labels):
+        raise ValueError(
+            "--baseline trains on the shared labels, which are the papers evaluated here: add --cv, --holdout or "
+            "--month, or name other papers with --labels"
+        )
     seeds = range(args.seeds)
     taxonomy = load_taxonomy(settings.taxonomy_file)
     if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
@@ -150,9 +155,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                 p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
             ]
             protocol = f"model {classifier.version} on the given labels"
-        predictions = predict_papers(classifier, test)
+            info = registered_model(settings.models_dir, classifier.version)
+            label_files = existing_paths(args.labels)
+            if info and (not label_files or files_fingerprint(label_files) == info.labels_fingerprint):
+                protocol += ", the labels it learnt from: in-sample figures; --cv or --month measure quality"
         if args.baseline and not train:
             raise SystemExit("avi eval --baseline: no training labels left for the baseline")
+        predictions = predict_papers(classifier, test)
         baseline = predict_papers(train_baseline(train), test) if args.baseline else None
     result = evaluation_result(protocol, test, predictions, baseline)
     if args.cv and len(seeds) > 1:
