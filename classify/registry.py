@@ -116,8 +116,9 @@ def active_model(models_dir: Path, taxonomy: Taxonomy) -> tuple[str, str]:
 
 
 def registered_model(models_dir: Path, version: str) -> ModelInfo | None:
-    """What the registry records about a model (its thresholds, its cross-validated figures: None when trained
-    with ``AVI_TRAIN_CV_FOLDS=0``); None for the zero-shot classifier, which is not in the registry."""
+    """What the registry records about a model (its thresholds, its cross-validated figures: None for a quick
+    retrain, and for a kind other than the head trained with ``AVI_TRAIN_CV_FOLDS`` below 2); None for the
+    zero-shot classifier, which is not in the registry."""
     meta = _meta_path(models_dir, version)
     return _model_info(json.loads(meta.read_text(encoding="utf-8"))) if meta.exists() else None
 

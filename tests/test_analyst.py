@@ -150,3 +150,14 @@ def test_eval_of_the_current_model_says_when_its_figures_are_in_sample(
     other.write_text("".join(small_labels.read_text(encoding="utf-8").splitlines(keepends=True)[:30]))
     assert main(["eval", "--labels", str(other)]) == 0  # other label files: no such claim
     assert capsys.readouterr().out.splitlines()[0] == f"model {version} on the given labels"
+
+
+def test_models_says_which_model_has_no_figures_of_its_own(trained_registry: Path, small_shared: Path, capsys) -> None:
+    shutil.copytree(trained_registry, get_settings().models_dir, dirs_exist_ok=True)
+    assert main(["train", "--no-cv"]) == 0  # a quick retrain of the registry's model on the same labels
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    [measured, figures, quick, not_measured] = capsys.readouterr().out.splitlines()
+    assert measured.startswith("  mlp-") and "cross-validation over" in figures
+    assert quick.startswith("* mlp-")  # the quick retrain is current
+    assert not_measured == "  not measured: a quick retrain (--no-cv) keeps the decisions of the model it started from"

@@ -185,6 +185,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         )
         if info.metrics:
             print(info.metrics.summary())
+        else:
+            print("  not measured: a quick retrain (--no-cv) keeps the decisions of the model it started from")
     if current is None:
         print("no trained model: ingestion uses the zero-shot classifier (run `avi train`)")
     return 0
