@@ -51,7 +51,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_MAX_TOKENS = 256  # what the model was trained with; longer texts are cut there anyway
 PAD_MULTIPLE = 32  # 8 lengths at the full budget: the shapes of a backfill fit oneDNN's kernel cache
-SMALL_WORK = 500  # texts embedded in well under a minute: no progress bar, one log line when done
+SMALL_WORK = 500  # at most about a minute of embedding on two CPU cores: no progress bar, one log line
 
 
 def embedding_name(max_tokens: int) -> str:

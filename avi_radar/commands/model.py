@@ -101,7 +101,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         require_registered(settings.models_dir, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
     corpus = existing_paths(args.corpus) or settings.default_corpus
-    papers = load_labeled_papers(existing_paths(args.labels) or settings.default_labels, corpus, taxonomy)
+    label_files = existing_paths(args.labels)
+    papers = load_labeled_papers(label_files or settings.default_labels, corpus, taxonomy)
     if not papers:
         raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
     months = args.month or []
@@ -156,7 +157,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             ]
             protocol = f"model {classifier.version} on the given labels"
             info = registered_model(settings.models_dir, classifier.version)
-            label_files = existing_paths(args.labels)
             if info and (not label_files or files_fingerprint(label_files) == info.labels_fingerprint):
                 protocol += ", the labels it learnt from: in-sample figures; --cv or --month measure quality"
         if args.baseline and not train:
