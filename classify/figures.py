@@ -226,6 +226,12 @@ def _scores(figures: Figures) -> str:
 _SPREAD_FIGURES = ("relevance_f1", "section", "subsection", "technique")
 
 
+def _baseline_row(heading: str, data: dict[str, Any]) -> str:
+    """The baseline's figures (JSON form) as the row below the model's, under a table whose first columns are
+    ``heading``."""
+    return f"{'  baseline':<{len(heading)}}  {_scores(Figures.from_json(data))}"
+
+
 def _spread_line(name: str, spread: dict[str, dict[str, Any]]) -> str:
     """One subset's (or month's) :class:`Spread` of the headline figures, as 'mean (lowest-highest)'."""
     parts = []
@@ -254,12 +260,13 @@ def _wrapped(items: list[str], width: int = 100) -> list[str]:
 def evaluation_text(result: dict[str, Any]) -> str:
     """``avi eval``'s result (:func:`classify.evaluate.evaluation_result`, with ``fold_seeds`` when measured)
     as a table for the terminal: per subset the model's figures, the baseline's below them."""
-    lines = [result["protocol"], "", f"{'subset':<20} {'papers':>6}  {_HEADER}"]
+    counts_heading = f"{'subset':<20} {'papers':>6}"
+    lines = [result["protocol"], "", f"{counts_heading}  {_HEADER}"]
     for name, data in result["model"].items():
         figures = Figures.from_json(data)
         lines.append(f"{name:<20} {figures.n:>6}  {_scores(figures)}")
         if name in result.get("baseline", {}):
-            lines.append(f"{'  baseline':<20} {'':>6}  {_scores(Figures.from_json(result['baseline'][name]))}")
+            lines.append(_baseline_row(counts_heading, result["baseline"][name]))
     line = f"calibration error {_number(Reliability.from_json(result['calibration']).expected_calibration_error)}"
     if "label_calibration" in result:
         named = Reliability.from_json(result["label_calibration"]).expected_calibration_error
@@ -284,7 +291,7 @@ def months_text(result: dict[str, Any]) -> str:
         figures = Figures.from_json(model)
         lines.append(f"{month:<10} {figures.n:>6} {model['labeled']:>7} {model['trained_on']:>10}  {_scores(figures)}")
         if "baseline" in entry:
-            lines.append(f"{'  baseline':<{len(counts_heading)}}  {_scores(Figures.from_json(entry['baseline']))}")
+            lines.append(_baseline_row(counts_heading, entry["baseline"]))
     for month, entry in result["months"].items():
         tallies = {section: SectionCount(**count) for section, count in entry["model"]["sections"].items()}
         counts = [f"{section} {tally.predicted}/{tally.labeled}" for section, tally in tallies.items()]

@@ -71,12 +71,18 @@ def test_scores_follow_the_definitions() -> None:
     assert Figures.from_json(json.loads(json.dumps(result.to_json()))) == result  # what is stored reads back
 
 
-def test_the_fold_seeds_spread_is_each_figures_mean_lowest_and_highest_value() -> None:
+def _three_seeds() -> tuple[list[LabeledPaper], list[Prediction], list[Prediction], list[Prediction]]:
+    """Three audio-visual papers and one unrelated, and three fold seeds' predictions of them: all right; paper
+    3 missed (relevance recall 2/3); a false alarm on paper 4 (relevance precision 3/4)."""
     papers = [_paper(1, "av", (V2A,)), _paper(2, "av", (V2A,)), _paper(3, "av", (V2A,)), _paper(4, "none", ())]
     right = [_prediction("av", (V2A,))] * 3 + [_prediction("none", ())]
-    # the second seed misses paper 3 (relevance recall 2/3) and the third raises a false alarm on paper 4
     missed = [*right[:2], _prediction("none", ()), right[3]]
     alarmed = [*right[:3], _prediction("av", (V2A,))]
+    return papers, right, missed, alarmed
+
+
+def test_the_fold_seeds_spread_is_each_figures_mean_lowest_and_highest_value() -> None:
+    papers, right, missed, alarmed = _three_seeds()
     result = json.loads(json.dumps(fold_seed_result(papers, [right, missed, alarmed], [missed])))
     assert result["seeds"] == [0, 1, 2]
     recall = result["model"]["all"]["relevance_recall"]
@@ -115,8 +121,7 @@ def _april(tmp_path: Path) -> tuple[list[LabeledPaper], Path]:
 
 def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path) -> None:
     labeled, corpus = _april(tmp_path)
-    trainer = _trainer
-    result = leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1, 2, 3), None, [trainer(1, 2, 4)])
+    result = leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], _trainer(1, 2, 3), None, [_trainer(1, 2, 4)])
     month = json.loads(json.dumps(result))["months"]["2026-04"]
     assert month["model"]["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}  # seed 0's figures
     spread = month["fold_seeds"]
@@ -130,7 +135,8 @@ def test_a_months_fold_seeds_are_the_spread_of_one_model_per_seed(tmp_path: Path
     }
     assert spread["model"]["relevance_recall"]["per_seed"] == [1.0, 0.6667]
     assert (
-        "fold_seeds" not in leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], trainer(1))["months"]["2026-04"]
+        "fold_seeds"
+        not in leave_months_out(["2026-04"], labeled, [corpus], ["cs.CV"], _trainer(1))["months"]["2026-04"]
     )
 
 
@@ -143,10 +149,7 @@ def _column(table: str, row_start: str, heading: str) -> str:
 
 
 def test_the_evaluation_table_shows_each_subset_its_baseline_and_the_seeds_spread() -> None:
-    papers = [_paper(1, "av", (V2A,)), _paper(2, "av", (V2A,)), _paper(3, "av", (V2A,)), _paper(4, "none", ())]
-    right = [_prediction("av", (V2A,))] * 3 + [_prediction("none", ())]
-    missed = [*right[:2], _prediction("none", ()), right[3]]  # relevance recall 2/3
-    alarmed = [*right[:3], _prediction("av", (V2A,))]  # relevance precision 3/4
+    papers, right, missed, alarmed = _three_seeds()
     result = evaluation_result("a protocol", papers, right, missed)
     result["fold_seeds"] = fold_seed_result(papers, [right, missed, alarmed], [missed, missed, right])
     table = evaluation_text(result)
