@@ -148,8 +148,11 @@ def test_eval_of_the_current_model_says_when_its_figures_are_in_sample(
         assert capsys.readouterr().out.splitlines()[0] == in_sample
     other = tmp_path / "other.jsonl"
     other.write_text("".join(small_labels.read_text(encoding="utf-8").splitlines(keepends=True)[:30]))
-    assert main(["eval", "--labels", str(other)]) == 0  # other label files: no such claim
-    assert capsys.readouterr().out.splitlines()[0] == f"model {version} on the given labels"
+    assert main(["eval", "--labels", str(other), "--baseline"]) == 0  # other label files: no such claim
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == f"model {version} on the given labels"
+    # the baseline learnt from the shared labels the given ones leave out, and is scored on the given 30
+    assert table[3].split()[:2] == ["all", "30"] and table[4].startswith("  baseline")
 
 
 def test_models_says_which_model_has_no_figures_of_its_own(trained_registry: Path, small_shared: Path, capsys) -> None:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avi_radar.commands.common import existing_paths, fold_count, fraction, positive_int, year_month
 from core.settings import Settings
+
+if TYPE_CHECKING:  # the classifier's modules load torch: imported where a command needs them
+    from classify.embed import Embedder
+    from classify.evaluate import MonthTrainer
+    from classify.labels import LabeledPaper
+    from classify.model import Classifier
+    from classify.taxonomy import Taxonomy
+    from classify.train import TrainingSetup
 
 
 def _embedder(settings: Settings):  # noqa: ANN202 - heavy import kept local
@@ -71,22 +81,124 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Evaluate the current model (or one trained on a split, or k models by cross-validation) and the baseline."""
-    from classify.evaluate import (
-        cross_validated_predictions,
-        evaluation_result,
-        fold_seed_result,
-        holdout_split,
-        leave_months_out,
-        predict_papers,
+@dataclass(frozen=True)
+class _Evaluation:
+    """What every protocol of ``avi eval`` reads: the labeled papers, and how the model and the baseline train."""
+
+    settings: Settings
+    taxonomy: Taxonomy
+    embedder: Embedder
+    corpus: list[Path]
+    label_files: list[Path]  # empty: the shared labels
+    papers: list[LabeledPaper]
+    setup: TrainingSetup | None  # None: the protocol trains no model
+
+    def trainer(self, seed: int = 0) -> MonthTrainer:
+        """Trains the configured model under fold seed ``seed``, never learning ``unseen``'s texts as unrelated."""
+        from classify.train import fit_classifier
+
+        def train(papers: list[LabeledPaper], unseen: frozenset[str] = frozenset()) -> Classifier:
+            setup = replace(self.setup.without(unseen), seed=seed)
+            return fit_classifier(self.taxonomy, self.embedder, papers, setup=setup)
+
+        return train
+
+    def train_baseline(self, papers: list[LabeledPaper], unseen: frozenset[str] = frozenset()) -> Classifier:
+        """The TF-IDF + SVM baseline trained on ``papers`` (it learns from no unlabeled text)."""
+        from classify.model import TfidfSvmClassifier
+
+        return TfidfSvmClassifier(self.taxonomy).fit(papers)
+
+    def scored(
+        self, protocol: str, classifier: Classifier, test: list[LabeledPaper], baseline_train: list[LabeledPaper] | None
+    ) -> dict:
+        """``classifier``'s figures on ``test`` (and the baseline's, trained on ``baseline_train`` when given)."""
+        from classify.evaluate import evaluation_result, predict_papers
+
+        if baseline_train is not None and not baseline_train:
+            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
+        baseline = predict_papers(self.train_baseline(baseline_train), test) if baseline_train is not None else None
+        return evaluation_result(protocol, test, predict_papers(classifier, test), baseline)
+
+
+def _by_month(evaluation: _Evaluation, args: argparse.Namespace) -> dict:
+    """Leave-month-out: per month a model trained on every label outside it (and the baseline, other seeds)."""
+    from classify.evaluate import leave_months_out
+
+    return leave_months_out(
+        args.month,
+        evaluation.papers,
+        evaluation.corpus,
+        evaluation.settings.categories,
+        evaluation.trainer(),
+        evaluation.train_baseline if args.baseline else None,
+        [evaluation.trainer(seed) for seed in range(1, args.seeds)],
     )
-    from classify.figures import evaluation_text, months_text
+
+
+def _cross_validated(evaluation: _Evaluation, args: argparse.Namespace) -> dict:
+    """The out-of-fold figures of one training per fold seed (the first seed's in the headline)."""
+    from classify.evaluate import cross_validated_predictions, evaluation_result, fold_seed_result
+    from classify.train import measured_fit
+
+    papers, seeds = evaluation.papers, range(args.seeds)
+    # every fold seed trains a model of its own; only its predictions are kept
+    runs = [
+        measured_fit(evaluation.taxonomy, evaluation.embedder, papers, replace(evaluation.setup, seed=seed))[1:]
+        for seed in seeds
+    ]
+    baselines = (
+        [cross_validated_predictions(papers, args.cv, evaluation.train_baseline, seed) for seed in seeds]
+        if args.baseline
+        else []
+    )
+    predictions, protocol = runs[0]
+    result = evaluation_result(protocol, papers, predictions, baselines[0] if baselines else None)
+    if len(runs) > 1:
+        result["fold_seeds"] = fold_seed_result(
+            papers, [run_predictions for run_predictions, _ in runs], baselines or None
+        )
+    return result
+
+
+def _held_out(evaluation: _Evaluation, args: argparse.Namespace) -> dict:
+    """A model trained on a stratified share of the papers, scored on the rest."""
+    from classify.evaluate import holdout_split
+
+    train, test = holdout_split(evaluation.papers, args.holdout)
+    protocol = f"trained on {len(train)} papers, evaluated on a held-out {args.holdout:.0%} ({len(test)})"
+    return evaluation.scored(protocol, evaluation.trainer()(train), test, train if args.baseline else None)
+
+
+def _registered(evaluation: _Evaluation, args: argparse.Namespace) -> dict:
+    """The current (or a named) model scored on the labels; in-sample when they are the ones it learnt from."""
     from classify.labels import files_fingerprint, load_labeled_papers
-    from classify.model import TfidfSvmClassifier, zero_shot_version
-    from classify.registry import load_classifier, registered_model, require_registered
+    from classify.registry import load_classifier, registered_model
+
+    settings, test = evaluation.settings, evaluation.papers
+    classifier = load_classifier(settings.models_dir, evaluation.taxonomy, evaluation.embedder, args.model)
+    protocol = f"model {classifier.version} on the given labels"
+    info = registered_model(settings.models_dir, classifier.version)
+    label_files = evaluation.label_files
+    if info and (not label_files or files_fingerprint(label_files) == info.labels_fingerprint):
+        protocol += ", the labels it learnt from: in-sample figures; --cv or --month measure quality"
+    baseline_train = None
+    if args.baseline:  # the shared labels the given ones leave out
+        held_ids = {paper.arxiv_id for paper in test}
+        shared = load_labeled_papers(settings.default_labels, evaluation.corpus, evaluation.taxonomy)
+        baseline_train = [paper for paper in shared if paper.arxiv_id not in held_ids]
+    return evaluation.scored(protocol, classifier, test, baseline_train)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate the current model (or one trained on a split, or k models by cross-validation, or one per
+    left-out month) and the baseline."""
+    from classify.figures import evaluation_text, months_text
+    from classify.labels import load_labeled_papers
+    from classify.model import zero_shot_version
+    from classify.registry import require_registered
     from classify.taxonomy import load_taxonomy
-    from classify.train import fit_classifier, measured_fit, training_setup
+    from classify.train import training_setup
 
     if args.seeds > 1 and not (args.cv or args.month):
         raise ValueError("--seeds goes with --cv or --month: the fold seeds draw the folds a training chooses on")
@@ -95,9 +207,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             "--baseline trains on the shared labels, which are the papers evaluated here: add --cv, --holdout or "
             "--month, or name other papers with --labels"
         )
-    seeds = range(args.seeds)
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    if args.model and args.model != zero_shot_version(taxonomy) and not (args.cv or args.holdout):
+    trains = bool(args.cv or args.holdout or args.month)
+    if args.model and args.model != zero_shot_version(taxonomy) and not trains:
         require_registered(settings.models_dir, args.model)  # before the embedder and the labels load
     embedder = _embedder(settings)
     corpus = existing_paths(args.corpus) or settings.default_corpus
@@ -105,69 +217,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     papers = load_labeled_papers(label_files or settings.default_labels, corpus, taxonomy)
     if not papers:
         raise SystemExit("avi eval: no labeled paper has text in the given corpus files")
-    months = args.month or []
-    trains = bool(args.cv or args.holdout or months)
     setup = training_setup(settings, args.classifier, corpus, papers, args.cv) if trains else None
-
-    def seeded_trainer(seed: int):  # noqa: ANN202
-        def train_model(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
-            return fit_classifier(taxonomy, embedder, train, setup=replace(setup.without(unseen), seed=seed))
-
-        return train_model
-
-    train_model = seeded_trainer(0)
-
-    def train_baseline(train: list, unseen: frozenset[str] = frozenset()):  # noqa: ANN001, ANN202
-        return TfidfSvmClassifier(taxonomy).fit(train)  # learns from no unlabeled text
-
-    if months:
-        month_result = leave_months_out(
-            months,
-            papers,
-            corpus,
-            settings.categories,
-            train_model,
-            train_baseline if args.baseline else None,
-            [seeded_trainer(seed) for seed in seeds[1:]],
-        )
-        print(json.dumps(month_result) if args.json else months_text(month_result))
+    evaluation = _Evaluation(settings, taxonomy, embedder, corpus, label_files, papers, setup)
+    if args.month:
+        result = _by_month(evaluation, args)
+        print(json.dumps(result) if args.json else months_text(result))
         return 0
-    if args.cv:
-        test = papers
-        # every fold seed trains a model of its own; only its predictions are kept
-        runs = [measured_fit(taxonomy, embedder, papers, replace(setup, seed=seed))[1:] for seed in seeds]
-        predictions, protocol = runs[0]
-        baselines = (
-            [cross_validated_predictions(papers, args.cv, train_baseline, seed) for seed in seeds]
-            if args.baseline
-            else []
-        )
-        baseline = baselines[0] if baselines else None
-    else:
-        if args.holdout:
-            train, test = holdout_split(papers, args.holdout)
-            classifier = train_model(train)
-            protocol = f"trained on {len(train)} papers, evaluated on a held-out {args.holdout:.0%} ({len(test)})"
-        else:
-            test = papers
-            classifier = load_classifier(settings.models_dir, taxonomy, embedder, args.model)
-            held_ids = {paper.arxiv_id for paper in test}
-            train = [
-                p for p in load_labeled_papers(settings.default_labels, corpus, taxonomy) if p.arxiv_id not in held_ids
-            ]
-            protocol = f"model {classifier.version} on the given labels"
-            info = registered_model(settings.models_dir, classifier.version)
-            if info and (not label_files or files_fingerprint(label_files) == info.labels_fingerprint):
-                protocol += ", the labels it learnt from: in-sample figures; --cv or --month measure quality"
-        if args.baseline and not train:
-            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
-        predictions = predict_papers(classifier, test)
-        baseline = predict_papers(train_baseline(train), test) if args.baseline else None
-    result = evaluation_result(protocol, test, predictions, baseline)
-    if args.cv and len(seeds) > 1:
-        result["fold_seeds"] = fold_seed_result(
-            test, [run_predictions for run_predictions, _ in runs], baselines or None
-        )
+    protocol = _cross_validated if args.cv else _held_out if args.holdout else _registered
+    result = protocol(evaluation, args)
     print(json.dumps(result) if args.json else evaluation_text(result))
     return 0
 
