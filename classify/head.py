@@ -663,8 +663,11 @@ class TorchHeadClassifier:
             self._network = self._network_from(self.state)
         return self._network
 
-    def scores(self, features: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(calibrated relevance probabilities, label probabilities) of embedded texts."""
+    def scores(
+        self, features: np.ndarray, texts: Sequence[str], screen_relevance: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated relevance probabilities, label probabilities) of embedded texts; ``screen_relevance``:
+        the screen's relevance probability of each text where the screening already has it."""
         logits, label_scores = self._forward(self.network(), features)
         label_scores, neighbour_relevance = self._blend(
             label_scores, features, self.memory, _known_relevance(self.memory_papers)
@@ -677,7 +680,8 @@ class TorchHeadClassifier:
         label_scores = self._key_terms().apply(label_scores, texts)
         evidence = None
         if self.stacker is not None:
-            screen_relevance = self.screen.relevance(texts) if self.screen is not None else None
+            if screen_relevance is None and self.screen is not None:
+                screen_relevance = self.screen.relevance(texts)
             evidence = self._evidence(self.stacker.terms.features(texts), neighbour_relevance, screen_relevance)
         return self.decisions().calibrated(probabilities, label_scores, evidence), label_scores
 
@@ -711,10 +715,11 @@ class TorchHeadClassifier:
         screening = screening or self.screening(texts)
         predictions: list[Prediction | None] = [None] * len(texts)
         for row in np.flatnonzero(~screening.kept):
-            predictions[row] = screened_out(float(screening.unrelated[row]))
+            predictions[row] = screened_out(1.0 - float(screening.relevance[row]))
         rows = np.flatnonzero(screening.kept)
         if len(rows):
-            probabilities, label_scores = self.scores(features[rows], [texts[row] for row in rows])
+            screen_relevance = screening.relevance[rows] if screening.relevance is not None else None
+            probabilities, label_scores = self.scores(features[rows], [texts[row] for row in rows], screen_relevance)
             for row, relevance_row, label_row in zip(rows, probabilities, label_scores, strict=True):
                 predictions[row] = self._prediction(relevance_row, label_row)
         return [prediction for prediction in predictions if prediction is not None]

@@ -36,19 +36,20 @@ THRESHOLDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # candidate relevance prob
 @dataclass(frozen=True)
 class Screening:
     """What the screen decided for a batch of texts: which go on to the embedding and the full classifier,
-    and, for the others, the screen's probability that they are unrelated (their ``none`` score)."""
+    and the screen's relevance probability of every text (None when no screen read them): the ``none`` score
+    of a text turned away, and evidence the head's relevance decision reads for a kept one."""
 
     kept: np.ndarray
-    unrelated: np.ndarray
+    relevance: np.ndarray | None = None
 
     @classmethod
     def everything(cls, count: int) -> Screening:
         """No screen: every text is kept."""
-        return cls(np.ones(count, dtype=bool), np.zeros(count))
+        return cls(np.ones(count, dtype=bool))
 
     def keeping(self, always: np.ndarray) -> Screening:
         """This screening with the texts ``always`` selects kept too, whatever the screen said of them."""
-        return Screening(self.kept | always, self.unrelated)
+        return Screening(self.kept | always, self.relevance)
 
     def one_row_per_text(self, vectors: np.ndarray) -> np.ndarray:
         """The embeddings of the kept texts (``vectors``, in order) in their rows of the batch, zeros (never
@@ -138,4 +139,4 @@ class RelevanceScreen:
         if not self.threshold or not len(texts):
             return Screening.everything(len(texts))
         relevance = self.relevance(texts)
-        return Screening(relevance >= self.threshold, 1.0 - relevance)
+        return Screening(relevance >= self.threshold, relevance)

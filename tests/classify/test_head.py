@@ -84,6 +84,26 @@ def test_the_screen_turns_away_ordinary_papers_without_their_embeddings(
 
 
 @pytest.mark.slow  # trains the head
+def test_the_screen_reads_a_batch_once(
+    head: TorchHeadClassifier, unseen_corpus_texts: list[str], embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = unseen_corpus_texts[:300]
+    screening = head.screening(texts)
+    kept = [text for text, keep in zip(texts, screening.kept, strict=True) if keep]
+    assert screening.relevance is not None and 0 < len(kept) < len(texts)
+    features = embedder.encode(kept)
+    # the relevance decision reads the screen's probability the screening had: the same scores
+    np.testing.assert_array_equal(
+        head.scores(features, kept, screening.relevance[screening.kept])[0], head.scores(features, kept)[0]
+    )
+    reads: list[int] = []
+    read = head.screen.relevance
+    monkeypatch.setattr(head.screen, "relevance", lambda batch: reads.append(len(batch)) or read(batch))
+    head.predict(texts)
+    assert reads == [len(texts)]
+
+
+@pytest.mark.slow  # trains the head
 def test_the_screen_keeps_the_labeled_audio_visual_papers(head: TorchHeadClassifier, papers) -> None:
     from classify.labels import paper_text
 
