@@ -199,11 +199,14 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
 
     kind = "embedding-logreg"
 
-    def __init__(self, taxonomy: Taxonomy, embedder: Embedder, version: str = "untrained", c: float = 4.0) -> None:
+    def __init__(
+        self, taxonomy: Taxonomy, embedder: Embedder, version: str = "untrained", c: float = 4.0, seed: int = 0
+    ) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
         self.version = version
         self.c = c
+        self.seed = seed  # draws the folds the thresholds are chosen on
         self.relevance_model: LogisticRegression | None = None
         self.label_models: dict[str, LogisticRegression] = {}
         self.thresholds: dict[str, float] = {}
@@ -214,7 +217,7 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
         return state
 
     def fit(self, papers: Sequence[LabeledPaper]) -> EmbeddingClassifier:
-        """Train on labeled papers; thresholds come from 5-fold out-of-fold scores."""
+        """Train on labeled papers; thresholds come from 5-fold out-of-fold scores (folds drawn by ``seed``)."""
         texts, owners, groups = training_views(papers)
         features = self.embedder.encode(texts)
         relevance = np.array([RELEVANCE_CLASSES.index(paper.relevance) for paper in owners])
@@ -223,7 +226,7 @@ class EmbeddingClassifier(WithoutScreenOrMemory):
         # folds over papers, not views; as many as the rarest relevance class allows, two to five
         first_views = np.unique(groups, return_index=True)[1]
         n_folds = min(5, max(2, int(np.bincount(relevance[first_views]).min())))
-        fold_of = view_folds(relevance, groups, len(first_views), n_folds)
+        fold_of = view_folds(relevance, groups, len(first_views), n_folds, self.seed)
         folds = [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)) for fold in range(n_folds)]
         for label in self.taxonomy.label_ids:
             truth = np.array([label in paper.labels for paper in owners])

@@ -108,7 +108,7 @@ def fit_classifier(
             seed=setup.seed,
         )
         return head.fit(papers, setup.background, examples)
-    return EmbeddingClassifier(taxonomy, embedder, version=version).fit(papers + examples)
+    return EmbeddingClassifier(taxonomy, embedder, version=version, seed=setup.seed).fit(papers + examples)
 
 
 def measured_fit(

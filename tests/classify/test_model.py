@@ -159,6 +159,17 @@ def test_taxonomy_examples_let_a_model_predict_labels_its_papers_lack(embedder, 
     assert not described <= set(without.thresholds)
 
 
+@pytest.mark.slow  # trains two models
+def test_the_fold_seed_draws_the_folds_the_logreg_thresholds_are_chosen_on(embedder, small_labels: Path) -> None:
+    papers = load_labeled_papers([small_labels], sorted((SHARED / "corpus").glob("*.jsonl.gz")), TAXONOMY)
+    seeded = [
+        fit_classifier(TAXONOMY, embedder, papers, setup=TrainingSetup(kind="embedding-logreg", seed=seed))
+        for seed in (0, 1)
+    ]
+    assert set(seeded[0].thresholds) == set(seeded[1].thresholds)
+    assert seeded[0].thresholds != seeded[1].thresholds  # other folds, other out-of-fold scores
+
+
 @pytest.mark.slow  # trains with cross-validation
 def test_train_register_load_round_trip(embedder, small_labels: Path) -> None:
     settings = get_settings()
