@@ -302,11 +302,17 @@ def leave_month_out(
     unseen = frozenset(paper_text(row["title"], row.get("abstract")) for row in month_rows if row.get("title"))
     papers = month_papers(month_rows, labeled, categories)
     predictions = predict_papers(train(training, unseen), papers)
+    called_av = [paper for paper, prediction in zip(papers, predictions, strict=True) if prediction.relevance == "av"]
+    called_labeled = [paper for paper in called_av if paper.source != UNLABELED_SOURCE]
     figures = MonthFigures(
         score_predictions(papers, predictions),
         labeled=sum(paper.source != UNLABELED_SOURCE for paper in papers),
         trained_on=len(training),
         sections=section_counts(papers, predictions),
+        called_av_unlabeled=len(called_av) - len(called_labeled),
+        labeled_precision=(
+            sum(paper.relevance == "av" for paper in called_labeled) / len(called_labeled) if called_labeled else None
+        ),
     )
     return figures, papers, predictions
 

@@ -187,20 +187,27 @@ class SectionCount:
 @dataclass(frozen=True)
 class MonthFigures:
     """``avi eval --month``'s figures for one month: the month's scores, how many of its papers are labeled,
-    how many labeled papers the model trained on, and the per-section counts."""
+    how many labeled papers the model trained on, the per-section counts, and the bounds of the precision:
+    of the papers called ``av``, how many no label file names (each counted as a false alarm, although a
+    few audio-visual papers are kept out of the shared labels) and the precision on the labeled ones alone
+    (None: none called ``av``). The true precision lies between the two."""
 
     figures: Figures
     labeled: int
     trained_on: int
     sections: dict[str, SectionCount]
+    called_av_unlabeled: int
+    labeled_precision: float | None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form: the month's figures with the three counts beside them."""
+        """The JSON form: the month's figures with the counts and the labeled papers' precision beside them."""
         return {
             **self.figures.to_json(),
             "labeled": self.labeled,
             "trained_on": self.trained_on,
             "sections": {name: asdict(count) for name, count in self.sections.items()},
+            "called_av_unlabeled": self.called_av_unlabeled,
+            "labeled_precision": None if self.labeled_precision is None else round(self.labeled_precision, 4),
         }
 
 
@@ -280,6 +287,14 @@ def evaluation_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _precision_bounds(month: str, model: dict[str, Any]) -> str:
+    """How many of a month's ``av`` calls are on unlabeled papers, and the precision without them."""
+    return (
+        f"{month}: {model['called_av_unlabeled']} of the papers called audio-visual are unlabeled (counted as false "
+        f"alarms); precision on the labeled papers alone {_number(model['labeled_precision'])}"
+    )
+
+
 def months_text(result: dict[str, Any]) -> str:
     """``avi eval --month``'s result (:func:`classify.evaluate.leave_months_out`) as a table for the terminal:
     per month the model's figures (the baseline's below them), then the papers the report would count per
@@ -295,7 +310,8 @@ def months_text(result: dict[str, Any]) -> str:
     for month, entry in result["months"].items():
         tallies = {section: SectionCount(**count) for section, count in entry["model"]["sections"].items()}
         counts = [f"{section} {tally.predicted}/{tally.labeled}" for section, tally in tallies.items()]
-        lines += ["", f"{month}: audio-visual papers per section, counted / labeled"]
+        lines += ["", _precision_bounds(month, entry["model"])]
+        lines += [f"{month}: audio-visual papers per section, counted / labeled"]
         lines += _wrapped(counts)
         if "fold_seeds" in entry:
             lines += [f"{month} {_seeds_heading(entry['fold_seeds'])}"]
