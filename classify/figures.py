@@ -187,16 +187,19 @@ class SectionCount:
 @dataclass(frozen=True)
 class MonthFigures:
     """``avi eval --month``'s figures for one month: the month's scores, how many of its papers are labeled,
-    how many labeled papers the model trained on, the per-section counts, and the bounds of the precision:
-    of the papers called ``av``, how many no label file names (each counted as a false alarm, although a
-    few audio-visual papers are kept out of the shared labels) and the precision on the labeled ones alone
-    (None: none called ``av``). The true precision lies between the two."""
+    how many labeled papers the model trained on, the per-section counts, and what bounds the precision: of
+    the ``called_av`` papers called ``av``, how many no label file names (each counted as a false alarm in
+    the figures' precision, although audio-visual papers are kept out of the shared labels), the precision
+    were every one of them audio-visual (the ceiling; the figures' precision is the floor) and the precision
+    on the labeled papers alone (None where nothing was called ``av``)."""
 
     figures: Figures
     labeled: int
     trained_on: int
     sections: dict[str, SectionCount]
+    called_av: int
     called_av_unlabeled: int
+    precision_ceiling: float | None
     labeled_precision: float | None
 
     def to_json(self) -> dict[str, Any]:
@@ -206,8 +209,10 @@ class MonthFigures:
             "labeled": self.labeled,
             "trained_on": self.trained_on,
             "sections": {name: asdict(count) for name, count in self.sections.items()},
+            "called_av": self.called_av,
             "called_av_unlabeled": self.called_av_unlabeled,
-            "labeled_precision": None if self.labeled_precision is None else round(self.labeled_precision, 4),
+            "precision_ceiling": self.precision_ceiling,
+            "labeled_precision": self.labeled_precision,
         }
 
 
@@ -288,10 +293,12 @@ def evaluation_text(result: dict[str, Any]) -> str:
 
 
 def _precision_bounds(month: str, model: dict[str, Any]) -> str:
-    """How many of a month's ``av`` calls are on unlabeled papers, and the precision without them."""
+    """How many of a month's ``av`` calls are on unlabeled papers, and what that leaves of the precision."""
     return (
-        f"{month}: {model['called_av_unlabeled']} of the papers called audio-visual are unlabeled (counted as false "
-        f"alarms); precision on the labeled papers alone {_number(model['labeled_precision'])}"
+        f"{month}: {model['called_av_unlabeled']} of the {model['called_av']} papers called audio-visual are "
+        f"unlabeled: precision {_number(model['relevance']['precision'])} if none of them is audio-visual, "
+        f"{_number(model['precision_ceiling'])} if all are; {_number(model['labeled_precision'])} on the labeled "
+        "papers alone"
     )
 
 

@@ -147,9 +147,10 @@ def test_a_months_precision_is_bounded_by_its_unlabeled_false_alarms() -> None:
     labeled = [*(_paper(index, "av", (V2A,)) for index in (1, 2, 3)), _paper(4, "none", ())]  # paper 5: unlabeled
     figures = leave_month_out(labeled, rows, ["cs.CV"], _trainer(1, 4, 5))[0]
     assert figures.figures.relevance.precision == 0.3333  # papers 4 and 5 both count as false alarms
-    assert figures.called_av_unlabeled == 1  # paper 5
-    assert figures.labeled_precision == 1 / 2  # papers 1 and 4: the true precision is 1/3 or 1/2
-    assert figures.to_json()["labeled_precision"] == 0.5
+    assert (figures.called_av, figures.called_av_unlabeled) == (3, 1)  # papers 1, 4 and 5; paper 5
+    assert figures.precision_ceiling == 0.6667  # were paper 5 audio-visual: the true precision is 1/3 or 2/3
+    assert figures.labeled_precision == 0.5  # papers 1 and 4
+    assert figures.to_json()["precision_ceiling"] == 0.6667
 
 
 def _column(table: str, row_start: str, heading: str) -> str:
@@ -197,8 +198,8 @@ def test_the_months_table_shows_the_figures_the_section_counts_and_the_seeds_spr
     assert _column(table, "  baseline", "section") == "0.500"  # paper 1 of the three
     # paper 4, called audio-visual, is unlabeled: a false alarm in the precision, which is 1.0 without it
     assert (
-        "2026-04: 1 of the papers called audio-visual are unlabeled (counted as false alarms); precision on the "
-        "labeled papers alone 1.000" in table
+        "2026-04: 1 of the 3 papers called audio-visual are unlabeled: precision 0.667 if none of them is "
+        "audio-visual, 1.000 if all are; 1.000 on the labeled papers alone" in table
     )
     # the report would count 3 video-to-audio papers (1, 2 and the false alarm 4) where 3 are labeled
     assert "2026-04: audio-visual papers per section, counted / labeled\n  generation.cross_modal 3/3" in table
@@ -306,4 +307,5 @@ def test_leave_month_out_never_trains_on_the_month_it_scores() -> None:
     assert gold_av > 0 and figures.figures.relevance.recall == 0.0  # a model that finds nothing finds nothing
     assert sum(count.labeled for count in figures.sections.values()) >= gold_av
     assert all(count.predicted == 0 for count in figures.sections.values())
-    assert figures.called_av_unlabeled == 0 and figures.labeled_precision is None  # nothing called audio-visual
+    assert figures.called_av == figures.called_av_unlabeled == 0  # nothing called audio-visual
+    assert figures.precision_ceiling is None and figures.labeled_precision is None
