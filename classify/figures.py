@@ -203,7 +203,7 @@ class MonthFigures:
     labeled_precision: float | None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form: the month's figures with the counts and the labeled papers' precision beside them."""
+        """The JSON form: the month's figures with the counts and the bounds of its precision beside them."""
         return {
             **self.figures.to_json(),
             "labeled": self.labeled,
