@@ -303,18 +303,14 @@ def leave_month_out(
     papers = month_papers(month_rows, labeled, categories)
     predictions = predict_papers(train(training, unseen), papers)
     called_av = [paper for paper, prediction in zip(papers, predictions, strict=True) if prediction.relevance == "av"]
-    called_labeled = [paper for paper in called_av if paper.source != UNLABELED_SOURCE]
-    found = sum(paper.relevance == "av" for paper in called_labeled)
-    unlabeled = len(called_av) - len(called_labeled)
     figures = MonthFigures(
         score_predictions(papers, predictions),
         labeled=sum(paper.source != UNLABELED_SOURCE for paper in papers),
         trained_on=len(training),
         sections=section_counts(papers, predictions),
         called_av=len(called_av),
-        called_av_unlabeled=unlabeled,
-        precision_ceiling=round((found + unlabeled) / len(called_av), 4) if called_av else None,
-        labeled_precision=round(found / len(called_labeled), 4) if called_labeled else None,
+        called_av_unlabeled=sum(paper.source == UNLABELED_SOURCE for paper in called_av),
+        called_av_right=sum(paper.relevance == "av" for paper in called_av),  # unlabeled papers are gold none
     )
     return figures, papers, predictions
 

@@ -189,9 +189,8 @@ class MonthFigures:
     """``avi eval --month``'s figures for one month: the month's scores, how many of its papers are labeled,
     how many labeled papers the model trained on, the per-section counts, and what bounds the precision: of
     the ``called_av`` papers called ``av``, how many no label file names (each counted as a false alarm in
-    the figures' precision, although audio-visual papers are kept out of the shared labels), the precision
-    were every one of them audio-visual (the ceiling; the figures' precision is the floor) and the precision
-    on the labeled papers alone (None where nothing was called ``av``)."""
+    the figures' precision, although audio-visual papers are kept out of the shared labels) and how many are
+    labeled audio-visual, from which the precision's ceiling and the labeled papers' precision follow."""
 
     figures: Figures
     labeled: int
@@ -199,8 +198,19 @@ class MonthFigures:
     sections: dict[str, SectionCount]
     called_av: int
     called_av_unlabeled: int
-    precision_ceiling: float | None
-    labeled_precision: float | None
+    called_av_right: int
+
+    @property
+    def precision_ceiling(self) -> float | None:
+        """The precision were every unlabeled paper called ``av`` audio-visual (the figures' precision is the
+        floor); None where nothing was called ``av``."""
+        return round((self.called_av_right + self.called_av_unlabeled) / self.called_av, 4) if self.called_av else None
+
+    @property
+    def labeled_precision(self) -> float | None:
+        """The precision on the labeled papers alone; None where none of them was called ``av``."""
+        called_labeled = self.called_av - self.called_av_unlabeled
+        return round(self.called_av_right / called_labeled, 4) if called_labeled else None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form: the month's figures with the counts and the bounds of its precision beside them."""
@@ -211,6 +221,7 @@ class MonthFigures:
             "sections": {name: asdict(count) for name, count in self.sections.items()},
             "called_av": self.called_av,
             "called_av_unlabeled": self.called_av_unlabeled,
+            "called_av_right": self.called_av_right,
             "precision_ceiling": self.precision_ceiling,
             "labeled_precision": self.labeled_precision,
         }

@@ -148,6 +148,7 @@ def test_a_months_precision_is_bounded_by_its_unlabeled_false_alarms() -> None:
     figures = leave_month_out(labeled, rows, ["cs.CV"], _trainer(1, 4, 5))[0]
     assert figures.figures.relevance.precision == 0.3333  # papers 4 and 5 both count as false alarms
     assert (figures.called_av, figures.called_av_unlabeled) == (3, 1)  # papers 1, 4 and 5; paper 5
+    assert figures.called_av_right == 1  # paper 1
     assert figures.precision_ceiling == 0.6667  # were paper 5 audio-visual: the true precision is 1/3 or 2/3
     assert figures.labeled_precision == 0.5  # papers 1 and 4
     assert figures.to_json()["precision_ceiling"] == 0.6667
