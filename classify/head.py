@@ -87,7 +87,6 @@ class OutOfFold:
     targets: np.ndarray  # gold labels, one column per trained label
     with_abstract: np.ndarray  # the view is a paper's title and abstract
     first_view: np.ndarray  # the view is a paper's first (title and abstract when it has one): the one scored
-    stream: np.ndarray  # the view is a judged stream paper's: what the nightly job meets
 
     @property
     def known(self) -> np.ndarray:
@@ -99,14 +98,13 @@ class OutOfFold:
 class Decisions:
     """What turns scores into a prediction, chosen on out-of-fold scores: each label's threshold, the
     temperature of the relevance probabilities, the screen's threshold (and the share of relevant papers it
-    loses), the probability of ``av`` above which a paper is audio-visual (None: the likeliest class) and
-    the stacker that decides relevance from the blended scores (None: the blended probabilities)."""
+    loses) and the stacker that decides relevance from the blended scores (None, in models trained before it
+    existed: the blended probabilities)."""
 
     thresholds: dict[str, float]
     temperature: float
     screen_threshold: float = 0.0
     screen_loss: float = 0.0
-    av_threshold: float | None = None
     stacker: RelevanceStacker | None = None
 
     def calibrated(self, relevance: np.ndarray, label_scores: np.ndarray, evidence: np.ndarray | None) -> np.ndarray:
@@ -117,16 +115,11 @@ class Decisions:
         return _softmax(np.log(relevance + 1e-9) / self.temperature)
 
     def relevance(self, probabilities: np.ndarray) -> int:
-        """The relevance class (an index of RELEVANCE_CLASSES) of calibrated probabilities."""
-        if self.av_threshold is None:
-            return int(np.argmax(probabilities))
-        if probabilities[AV] >= self.av_threshold:
-            return AV
-        return max((CONTEXT, NONE), key=lambda index: probabilities[index])
+        """The relevance class (an index of RELEVANCE_CLASSES) of calibrated probabilities: the likeliest."""
+        return int(np.argmax(probabilities))
 
 
-AV, CONTEXT, NONE = (RELEVANCE_CLASSES.index(name) for name in ("av", "context", "none"))
-_AV_THRESHOLD_GRID = np.round(np.arange(0.2, 0.81, 0.025), 3)
+NONE = RELEVANCE_CLASSES.index("none")
 
 
 class WordScorer:
@@ -191,13 +184,10 @@ class WordScorer:
 
 PICKLED_BEFORE_THEY_EXISTED = {
     "folds": 5,
-    "stream_av_threshold": False,
-    "av_threshold": None,
     "low_confidence_weight": 0.5,
     "stream_weight": 1.0,
     "learning_rate": 1e-3,
     "_out_of_fold": None,
-    "stack_relevance": False,
     "stacker": None,
     "key_term_boost": (0.0, 0.0),
     "stack_neighbours_and_screen": False,
@@ -229,10 +219,8 @@ class TorchHeadClassifier:
         word_weight: float = 0.5,
         screen_max_loss: float = 0.0,
         folds: int = 5,
-        stream_av_threshold: bool = False,
         low_confidence_weight: float = 0.5,
         stream_weight: float = 1.0,
-        stack_relevance: bool = True,
         key_term_boost: tuple[float, float] = (0.05, 0.2),
         stack_neighbours_and_screen: bool = True,
     ) -> None:
@@ -259,11 +247,8 @@ class TorchHeadClassifier:
         self.temperature = 1.0
         self.state: dict | None = None  # the trained network's weights, on the CPU
         self.folds = folds
-        self.stream_av_threshold = stream_av_threshold
         self.low_confidence_weight = low_confidence_weight
         self.stream_weight = stream_weight
-        self.av_threshold: float | None = None
-        self.stack_relevance = stack_relevance
         self.stacker: RelevanceStacker | None = None
         self.key_term_boost = key_term_boost  # (task, technique): classify.stacking.KeyTermBoost
         self.stack_neighbours_and_screen = stack_neighbours_and_screen
@@ -358,15 +343,9 @@ class TorchHeadClassifier:
             targets=targets.astype(bool),
             with_abstract=with_abstract,
             first_view=first_view,
-            stream=np.array([paper.source == JUDGED_SOURCE for paper in owners]),
         )
         decisions = self._choices(fold_of >= 0)
-        self.thresholds, self.temperature, self.av_threshold, self.stacker = (
-            decisions.thresholds,
-            decisions.temperature,
-            decisions.av_threshold,
-            decisions.stacker,
-        )
+        self.thresholds, self.temperature, self.stacker = decisions.thresholds, decisions.temperature, decisions.stacker
         if self.screen is not None:
             self.screen.set_threshold(decisions.screen_threshold, decisions.screen_loss)
         self.state = states[-1]
@@ -427,28 +406,18 @@ class TorchHeadClassifier:
             for column, label in enumerate(self.label_ids)
         }
         known = chosen_on & oof.known
-        relevance = oof.relevance[known]
-        stacker = None
-        if self.stack_relevance:
-            # learnt from the views that are scored (title and abstract when a paper has one), as papers come
-            scored = known & oof.first_view
-            stacker = RelevanceStacker(ModalityTerms(self.taxonomy.modalities)).fit(
-                oof.relevance[scored],
-                oof.label_scores[scored],
-                oof.evidence[scored],
-                oof.relevance_class[scored],
-                oof.relevance_weight[scored],
-            )
-            relevance = stacker.probabilities(relevance, oof.label_scores[known], oof.evidence[known])
+        # learnt from the views that are scored (title and abstract when a paper has one), as papers come
+        scored = known & oof.first_view
+        stacker = RelevanceStacker(ModalityTerms(self.taxonomy.modalities)).fit(
+            oof.relevance[scored],
+            oof.label_scores[scored],
+            oof.evidence[scored],
+            oof.relevance_class[scored],
+            oof.relevance_weight[scored],
+        )
+        relevance = stacker.probabilities(oof.relevance[known], oof.label_scores[known], oof.evidence[known])
         # calibrate what is decided on, sharpened or softened as one
         temperature = fit_temperature(np.log(relevance + 1e-9), oof.relevance_class[known])
-        av_threshold = None
-        if self.stream_av_threshold:
-            stream = (oof.stream & oof.first_view)[known]
-            calibrated = _softmax(np.log(relevance[stream] + 1e-9) / temperature)
-            av_threshold = _best_threshold(
-                oof.relevance_class[known][stream] == AV, calibrated[:, AV], _AV_THRESHOLD_GRID
-            )
         screen_threshold = (0.0, 0.0)
         if self.screen is not None and oof.screen is not None:
             # what the screen must not lose: relevant papers with an abstract the full classifier finds relevant
@@ -456,7 +425,7 @@ class TorchHeadClassifier:
             found = known & (oof.relevance_class != NONE) & (oof.relevance.argmax(axis=1) != NONE) & oof.with_abstract
             screened = np.where(oof.names_every_modality[found], 1.0, oof.screen[found])
             screen_threshold = screen_threshold_for(screened, self.screen_max_loss)
-        return Decisions(thresholds, temperature, *screen_threshold, av_threshold, stacker)
+        return Decisions(thresholds, temperature, *screen_threshold, stacker)
 
     def cross_validated_predictions(self) -> list[Prediction]:
         """The out-of-fold prediction of every paper :meth:`fit` was given (in its order, from its title and
@@ -726,7 +695,7 @@ class TorchHeadClassifier:
 
     def decisions(self) -> Decisions:
         """The decisions this model was trained with."""
-        return Decisions(self.thresholds, self.temperature, av_threshold=self.av_threshold, stacker=self.stacker)
+        return Decisions(self.thresholds, self.temperature, stacker=self.stacker)
 
     def _prediction(
         self, relevance_row: np.ndarray, label_row: np.ndarray, decisions: Decisions | None = None
