@@ -136,30 +136,32 @@ def score_subsets(papers: Sequence[LabeledPaper], predictions: Sequence[Predicti
     return scores
 
 
-def seed_spread(runs: Sequence[dict[str, Figures]]) -> dict[str, dict[str, Spread]]:
-    """How much the measure moves: per subset that every run has, each :meth:`Figures.headline` figure's
-    :class:`Spread` over ``runs`` (the :func:`score_subsets` of one fold seed each)."""
-    spread: dict[str, dict[str, Spread]] = {}
-    for subset in [name for name in runs[0] if all(name in run for run in runs)]:
-        values = [run[subset].headline() for run in runs]
-        spread[subset] = {}
-        for figure in values[0]:
-            per_seed = [value[figure] for value in values]
-            measured = [value for value in per_seed if value is not None]
-            spread[subset][figure] = (
-                Spread(round(float(np.mean(measured)), 4), min(measured), max(measured), per_seed)
-                if measured
-                else Spread(None, None, None, per_seed)
-            )
+def figure_spread(runs: Sequence[Figures]) -> dict[str, Spread]:
+    """How much the measure moves: each :meth:`Figures.headline` figure's :class:`Spread` over ``runs`` (one
+    fold seed's figures each)."""
+    values = [run.headline() for run in runs]
+    spread: dict[str, Spread] = {}
+    for figure in values[0]:
+        per_seed = [value[figure] for value in values]
+        measured = [value for value in per_seed if value is not None]
+        spread[figure] = (
+            Spread(round(float(np.mean(measured)), 4), min(measured), max(measured), per_seed)
+            if measured
+            else Spread(None, None, None, per_seed)
+        )
     return spread
 
 
-def _spread_json(runs: Sequence[dict[str, Figures]]) -> dict[str, dict[str, dict]]:
-    """:func:`seed_spread` in its JSON form."""
+def seed_spread(runs: Sequence[dict[str, Figures]]) -> dict[str, dict[str, Spread]]:
+    """:func:`figure_spread` per subset that every run has (``runs``: the :func:`score_subsets` of one fold
+    seed each)."""
     return {
-        subset: {figure: asdict(value) for figure, value in figures.items()}
-        for subset, figures in seed_spread(runs).items()
+        subset: figure_spread([run[subset] for run in runs]) for subset in runs[0] if all(subset in run for run in runs)
     }
+
+
+def _spread_json(spread: dict[str, Spread]) -> dict[str, dict]:
+    return {figure: asdict(value) for figure, value in spread.items()}
 
 
 def _reliability(scores: np.ndarray, right: np.ndarray, edges: np.ndarray) -> Reliability:
@@ -342,7 +344,7 @@ def leave_months_out(
             runs = [figures, *(leave_month_out(labeled, rows, categories, other)[0] for other in other_seeds)]
             entry["fold_seeds"] = {
                 "seeds": list(range(len(runs))),
-                "model": _spread_json([{month: run.figures} for run in runs])[month],
+                "model": _spread_json(figure_spread([run.figures for run in runs])),
             }
         if train_baseline is not None:
             entry["baseline"] = leave_month_out(labeled, rows, categories, train_baseline)[0].to_json()
@@ -372,7 +374,8 @@ def fold_seed_result(
     result: dict = {"seeds": list(range(len(runs)))}
     for name, predictions in (("model", runs), ("baseline", baseline_runs)):
         if predictions is not None:
-            result[name] = _spread_json([score_subsets(papers, run) for run in predictions])
+            spread = seed_spread([score_subsets(papers, run) for run in predictions])
+            result[name] = {subset: _spread_json(figures) for subset, figures in spread.items()}
     return result
 
 
