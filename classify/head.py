@@ -668,12 +668,6 @@ class TorchHeadClassifier:
         vectors = self.embedder.encode(list(compress(texts, screening.kept)))
         return self.predict_embeddings(screening.one_row_per_text(vectors), texts, screening)
 
-    def input_dimensions(self) -> int:
-        """Dimensions of the embeddings the network reads."""
-        if self.state is None:
-            raise RuntimeError("the classifier is not trained")
-        return int(self.state["1.weight"].shape[1])
-
     def predict_embeddings(
         self, features: np.ndarray, texts: Sequence[str], screening: Screening | None = None
     ) -> list[Prediction]:
