@@ -50,6 +50,20 @@ def write_corpus(path: Path, rows: Iterable[dict]) -> Path:
     return path
 
 
+def import_rows(rows: Iterable[dict], corpus_file: Path, capsys: pytest.CaptureFixture) -> list[str]:
+    """``avi import`` of ``rows`` written as a corpus file at ``corpus_file`` into the test's home, its output
+    swallowed; the ids of the papers the warehouse then holds, in order."""
+    from avi_radar.cli import main
+    from core.settings import get_settings
+    from warehouse.db import open_for_reading
+
+    write_corpus(corpus_file, rows)
+    assert main(["import", str(corpus_file)]) == 0
+    capsys.readouterr()
+    with open_for_reading(get_settings().db_path) as warehouse:
+        return [row[0] for row in warehouse.query("SELECT arxiv_id FROM papers ORDER BY arxiv_id")[1]]
+
+
 def require_shared() -> None:
     """Fail clearly when the shared data is missing: these tests are about real data."""
     if not DAILY_CORPUS.exists():

@@ -15,7 +15,7 @@ from classify.registry import list_models
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from core.settings import Settings, get_settings
-from tests.conftest import SHARED, write_corpus
+from tests.conftest import SHARED, import_rows
 from warehouse.db import Warehouse, open_for_reading
 
 pytestmark = pytest.mark.slow  # trains a model and imports through the flow
@@ -35,14 +35,8 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory, embedder, small_l
 @pytest.fixture
 def labelled_warehouse(day_rows: list[dict], tmp_path: Path, trained_registry: Path, capsys) -> list[str]:
     """40 real papers imported and labelled by the trained model; returns their ids."""
-    settings = get_settings()
-    shutil.copytree(trained_registry, settings.models_dir, dirs_exist_ok=True)
-    corpus_file = tmp_path / "corpus.jsonl.gz"
-    write_corpus(corpus_file, day_rows[:40])
-    assert main(["import", str(corpus_file)]) == 0
-    capsys.readouterr()
-    with open_for_reading(settings.db_path) as warehouse:
-        return [row[0] for row in warehouse.query("SELECT arxiv_id FROM papers ORDER BY arxiv_id")[1]]
+    shutil.copytree(trained_registry, get_settings().models_dir, dirs_exist_ok=True)
+    return import_rows(day_rows[:40], tmp_path / "corpus.jsonl.gz", capsys)
 
 
 def test_decisions_from_the_command_line(labelled_warehouse: list[str], capsys) -> None:

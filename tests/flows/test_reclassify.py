@@ -12,7 +12,7 @@ from classify.registry import current_version
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from core.settings import get_settings
-from tests.conftest import SHARED, write_corpus
+from tests.conftest import SHARED, import_rows
 from warehouse.db import open_for_reading
 
 pytestmark = pytest.mark.slow  # trains a model and runs flows
@@ -23,12 +23,7 @@ LABELS_OF = "SELECT model_version, arxiv_id, label, score FROM predictions WHERE
 @pytest.fixture
 def imported(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> set[str]:
     """80 real papers of the test day, imported (and labelled by the zero-shot classifier)."""
-    corpus_file = tmp_path / "corpus.jsonl.gz"
-    write_corpus(corpus_file, day_rows[:80])
-    assert main(["import", str(corpus_file)]) == 0
-    capsys.readouterr()
-    with open_for_reading(get_settings().db_path) as warehouse:
-        return {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]}
+    return set(import_rows(day_rows[:80], tmp_path / "corpus.jsonl.gz", capsys))
 
 
 def _run(capsys: pytest.CaptureFixture, *args: str) -> dict:
