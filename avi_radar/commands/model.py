@@ -115,8 +115,6 @@ class _Evaluation:
         """``classifier``'s figures on ``test`` (and the baseline's, trained on ``baseline_train`` when given)."""
         from classify.evaluate import evaluation_result, predict_papers
 
-        if baseline_train is not None and not baseline_train:
-            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
         baseline = predict_papers(self.train_baseline(baseline_train), test) if baseline_train is not None else None
         return evaluation_result(protocol, test, predict_papers(classifier, test), baseline)
 
@@ -187,6 +185,8 @@ def _registered(evaluation: _Evaluation, args: argparse.Namespace) -> dict:
         held_ids = {paper.arxiv_id for paper in test}
         shared = load_labeled_papers(settings.default_labels, evaluation.corpus, evaluation.taxonomy)
         baseline_train = [paper for paper in shared if paper.arxiv_id not in held_ids]
+        if not baseline_train:
+            raise SystemExit("avi eval --baseline: no training labels left for the baseline")
     return evaluation.scored(protocol, classifier, test, baseline_train)
 
 
