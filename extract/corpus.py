@@ -45,5 +45,10 @@ def corpus_rows_by_id(paths: Iterable[Path], wanted: set[str]) -> dict[str, dict
 
 def rows_announced_in(paths: Iterable[Path], month: str) -> list[dict[str, Any]]:
     """The corpus rows announced in ``month`` (``YYYY-MM``), in file order; rows without an announcement date
-    (older papers) belong to no month."""
-    return [row for row in iter_corpus(paths) if str(row.get("announced") or "").startswith(f"{month}-")]
+    (older papers) belong to no month. A paper several files hold (a month's own file beside the daily dump)
+    is one row, the last file's, as :func:`corpus_rows_by_id` reads it: scored twice, it would count twice."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in iter_corpus(paths):
+        if str(row.get("announced") or "").startswith(f"{month}-"):
+            rows[row["arxiv_id"]] = row
+    return list(rows.values())

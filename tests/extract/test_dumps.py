@@ -100,3 +100,27 @@ def test_the_announced_span_covers_every_file_and_skips_rows_without_a_date(tmp_
     older.write_text(json.dumps({"arxiv_id": "1706.03762", "title": "T", "announced": None}) + "\n")
     assert announced_span([older, daily]) == (date(2025, 3, 18), date(2026, 7, 1))
     assert announced_span([older]) is None
+
+
+def test_a_month_holds_each_paper_once_as_the_last_file_has_it(tmp_path: Path) -> None:
+    from extract.corpus import rows_announced_in
+
+    def row(arxiv_id: str, announced: str | None, title: str) -> dict:
+        return {"arxiv_id": arxiv_id, "title": title, "announced": announced, "categories": ["cs.SD"]}
+
+    daily = write_corpus(
+        tmp_path / "daily.jsonl.gz",
+        [
+            row("2607.00001", "2026-07-01", "first record"),
+            row("2606.00009", "2026-06-30", "June"),
+            row("0909.3052", None, "old"),
+        ],
+    )
+    month = write_corpus(
+        tmp_path / "month.jsonl.gz",
+        [row("2607.00002", "2026-07-02", "only here"), row("2607.00001", "2026-07-01", "fuller record")],
+    )
+
+    rows = rows_announced_in([daily, month], "2026-07")
+
+    assert [(r["arxiv_id"], r["title"]) for r in rows] == [("2607.00001", "fuller record"), ("2607.00002", "only here")]
