@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from core.records import PaperRecord, Rejected
+from extract.corpus import rows_announced_in
 from extract.dumps import announced_span, read_dump
 from tests.conftest import write_corpus
 
@@ -103,8 +104,6 @@ def test_the_announced_span_covers_every_file_and_skips_rows_without_a_date(tmp_
 
 
 def test_a_month_holds_each_paper_once_as_the_last_file_has_it(tmp_path: Path) -> None:
-    from extract.corpus import rows_announced_in
-
     def row(arxiv_id: str, announced: str | None, title: str) -> dict:
         return {"arxiv_id": arxiv_id, "title": title, "announced": announced, "categories": ["cs.SD"]}
 
