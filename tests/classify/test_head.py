@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classify.head import TorchHeadClassifier, fit_temperature, paper_weight, relevance_weight
+from classify.head import TorchHeadClassifier, dropped_out, fit_temperature, paper_weight, relevance_weight
 from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels, unlabeled_texts
 from classify.model import _THRESHOLD_GRID
 from classify.taxonomy import RELEVANCE_CLASSES, is_task_label, load_taxonomy, section_of
@@ -233,6 +233,22 @@ def test_temperature_scaling_softens_overconfident_logits() -> None:
     logits[np.arange(2000), classes] += 1.0  # informative but weak...
     assert fit_temperature(logits * 5, classes) > 3  # ...so logits blown up 5x must be cooled down
     assert 0.7 < fit_temperature(logits, classes) < 1.4
+
+
+def test_dropout_zeroes_its_share_and_keeps_the_mean_reproducibly() -> None:
+    import torch
+
+    ones = torch.ones(1000, 1000)
+    torch.manual_seed(7)
+    dropped = dropped_out(ones, 0.3)
+    zeroed = (dropped == 0).float().mean().item()
+    assert abs(zeroed - 0.3) < 0.002  # 77 of 256 byte values: 0.3008
+    assert dropped.unique().tolist() == [0.0, pytest.approx(256 / 179)]  # the kept ones scaled up
+    assert abs(dropped.mean().item() - 1.0) < 0.005
+    torch.manual_seed(7)
+    assert torch.equal(dropped_out(ones, 0.3), dropped)  # the seed decides the masks, as the head's seed must
+    rows = dropped_out(torch.ones(6, 100_000), 0.1)
+    assert ((rows == 0).float().mean(dim=1) - 0.1).abs().max().item() < 0.005  # every row, every byte of a draw
 
 
 def test_uncertain_and_noisy_labels_weigh_less() -> None:
