@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,23 @@ def iter_corpus(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
         yield from iter_jsonl(path)
 
 
-def corpus_rows_by_id(paths: Iterable[Path], wanted: set[str]) -> dict[str, dict[str, Any]]:
-    """The corpus rows whose ``arxiv_id`` is in ``wanted``, streaming so memory stays small."""
+def latest_rows(paths: Iterable[Path], wanted: Callable[[dict[str, Any]], bool]) -> dict[str, dict[str, Any]]:
+    """The ``wanted`` corpus rows by ``arxiv_id``, in the order first met, streaming so memory stays small; a
+    paper several files hold (a month's own file beside the daily dump) is the last file's row, so no reader
+    counts it twice."""
     found: dict[str, dict[str, Any]] = {}
     for row in iter_corpus(paths):
-        if row.get("arxiv_id") in wanted:
+        if wanted(row):
             found[row["arxiv_id"]] = row
     return found
 
 
+def corpus_rows_by_id(paths: Iterable[Path], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The corpus rows whose ``arxiv_id`` is in ``wanted`` (:func:`latest_rows`)."""
+    return latest_rows(paths, lambda row: row.get("arxiv_id") in wanted)
+
+
 def rows_announced_in(paths: Iterable[Path], month: str) -> list[dict[str, Any]]:
-    """The corpus rows announced in ``month`` (``YYYY-MM``), in file order; rows without an announcement date
-    (older papers) belong to no month. A paper several files hold (a month's own file beside the daily dump)
-    is one row, the last file's, as :func:`corpus_rows_by_id` reads it: scored twice, it would count twice."""
-    rows: dict[str, dict[str, Any]] = {}
-    for row in iter_corpus(paths):
-        if str(row.get("announced") or "").startswith(f"{month}-"):
-            rows[row["arxiv_id"]] = row
-    return list(rows.values())
+    """The corpus rows announced in ``month`` (``YYYY-MM``), one per paper (:func:`latest_rows`); rows without
+    an announcement date (older papers) belong to no month."""
+    return list(latest_rows(paths, lambda row: str(row.get("announced") or "").startswith(f"{month}-")).values())
