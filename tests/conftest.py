@@ -50,6 +50,11 @@ def write_corpus(path: Path, rows: Iterable[dict]) -> Path:
     return path
 
 
+def summary_of(output: str) -> dict:
+    """The summary a command prints last, one line of JSON, from its captured standard output."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def import_rows(rows: Iterable[dict], corpus_file: Path, capsys: pytest.CaptureFixture) -> list[str]:
     """``avi import`` of ``rows`` written as a corpus file at ``corpus_file`` into the test's home, its output
     swallowed; the ids of the papers the warehouse then holds, in order."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from avi_radar.cli import main
-from tests.conftest import write_corpus
+from tests.conftest import summary_of, write_corpus
 
 
 @pytest.mark.slow  # runs every benchmark stage
@@ -20,7 +19,7 @@ def test_bench_json_has_a_key_per_stage(day_rows: list[dict], tmp_path: Path, ca
     stages = "embedding,classification,load,import"
     args = ["bench", "--stages", stages, "--corpus", str(corpus), "--texts", "32", "--papers", "64"]
     assert main([*args, "--json", "--write-docs", str(page)]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = summary_of(capsys.readouterr().out)
     assert set(result) == {"embedding", "classification", "load", "import"}
     assert result["classification"]["raw_per_s"] == result["embedding"]["raw_per_s"]  # one raw run, both compared
     for stage in ("embedding", "classification", "load"):

@@ -11,7 +11,7 @@ import pytest
 from avi_radar.cli import main
 from core.settings import get_settings
 from extract.dumps import record_from_kaggle_row
-from tests.conftest import write_corpus
+from tests.conftest import summary_of, write_corpus
 from warehouse.db import open_for_reading
 
 pytestmark = pytest.mark.slow  # runs the import flow
@@ -55,21 +55,21 @@ def test_import_both_formats_twice(day_rows: list[dict], tmp_path: Path, capsys)
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
     captured = capsys.readouterr()
     assert "no trained model" in captured.err and "Run `avi train` first" in captured.err
-    first = json.loads(captured.out.strip().splitlines()[-1])
+    first = summary_of(captured.out)
     assert first["n_new"] == first["n_classified"] == len(expected)
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
-    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    second = summary_of(capsys.readouterr().out)
     # both files were loaded whole and are unchanged: neither is read again
     assert (second["n_harvested"], second["n_new"], second["n_updated"], second["n_classified"]) == (0, 0, 0, 0)
     # a file only touched (provisioned again, say) is the same file: not read again
     os.utime(kaggle_file, ns=(kaggle_file.stat().st_atime_ns, kaggle_file.stat().st_mtime_ns + 10**9))
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
-    touched = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    touched = summary_of(capsys.readouterr().out)
     assert touched["n_harvested"] == 0
     # a file whose content changed since (here the order of its rows) is read again from its start
     kaggle_file.write_text("".join(json.dumps(_kaggle_row(row)) + "\n" for row in reversed(day_rows[60:100])))
     assert main(["import", str(corpus_file), str(kaggle_file)]) == 0
-    third = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    third = summary_of(capsys.readouterr().out)
     in_kaggle_file = {row["arxiv_id"] for row in day_rows[60:100]} & expected
     assert (third["n_harvested"], third["n_new"], third["n_updated"]) == (len(in_kaggle_file), 0, 0)
     with open_for_reading(get_settings().db_path) as warehouse:
@@ -98,7 +98,7 @@ def test_import_quarantines_bad_lines_and_loads_the_rest(day_rows: list[dict], t
     assert "dump.jsonl:11: not JSON" in capsys.readouterr().err
     assert main(["import", str(dump), str(cut)]) == 0
     captured = capsys.readouterr()
-    summary = json.loads(captured.out.strip().splitlines()[-1])
+    summary = summary_of(captured.out)
     assert "4 lines could not be loaded" in captured.err and "rejected_records" in captured.err
     with open_for_reading(get_settings().db_path) as warehouse:
         rejected = warehouse.query(
@@ -130,9 +130,9 @@ def test_import_keeps_the_submission_window_and_a_wider_one_loads_the_rest(
     assert 0 < len(inside) < len(rows)
 
     assert main(["import", "--since", last_day, "--until", last_day, str(corpus_file)]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_new"] == len(inside)
+    assert summary_of(capsys.readouterr().out)["n_new"] == len(inside)
     with open_for_reading(get_settings().db_path) as warehouse:
         assert {row[0] for row in warehouse.query("SELECT arxiv_id FROM papers")[1]} == inside
     # the same file under another window is another import: it is read again, and only the new papers count
     assert main(["import", "--until", last_day, str(corpus_file)]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_new"] == len(rows) - len(inside)
+    assert summary_of(capsys.readouterr().out)["n_new"] == len(rows) - len(inside)

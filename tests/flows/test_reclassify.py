@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from classify.registry import current_version
 from classify.taxonomy import load_taxonomy
 from classify.train import train_and_register
 from core.settings import get_settings
-from tests.conftest import SHARED, import_rows
+from tests.conftest import SHARED, import_rows, summary_of
 from warehouse.db import open_for_reading
 
 pytestmark = pytest.mark.slow  # trains a model and runs flows
@@ -28,7 +27,7 @@ def imported(day_rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture
 
 def _run(capsys: pytest.CaptureFixture, *args: str) -> dict:
     assert main(["reclassify", *args]) == 0
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    return summary_of(capsys.readouterr().out)
 
 
 def test_reclassify_relabels_once_and_switches_models(
