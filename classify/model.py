@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 MIN_POSITIVES = 2  # labels with fewer training papers are never predicted
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+THRESHOLD_REACH = 2  # grid steps either side over which a label's F1 curve is averaged before its top is taken
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,21 @@ def training_views(papers: Sequence[LabeledPaper]) -> tuple[list[str], list[Labe
     return texts, owners, np.asarray(groups)
 
 
-def _best_threshold(truth: np.ndarray, scores: np.ndarray, grid: np.ndarray = _THRESHOLD_GRID) -> float:
-    best_threshold, best_f1 = 0.5, -1.0
-    for threshold in grid:
-        predicted = scores >= threshold
-        true_positives = float(np.sum(predicted & truth))
-        denominator = float(np.sum(predicted) + np.sum(truth))
-        f1 = 2 * true_positives / denominator if denominator else 0.0
-        if f1 > best_f1:
-            best_threshold, best_f1 = float(threshold), f1
-    return best_threshold
+def _best_threshold(
+    truth: np.ndarray, scores: np.ndarray, grid: np.ndarray = _THRESHOLD_GRID, reach: int = THRESHOLD_REACH
+) -> float:
+    """The grid threshold at the top of the F1 curve once each point is averaged with ``reach`` grid steps either
+    side (the curve's ends repeated; the lowest threshold among equals). A label with a few dozen positives has a
+    jagged curve whose highest point is where a handful of papers happen to fall; the averaged curve's is where F1
+    stays high over a range of thresholds, and holds on papers the thresholds were not chosen on
+    (docs/classifier.md). ``reach`` 0: the raw curve's highest point."""
+    predicted = scores[None, :] >= grid[:, None]
+    true_positives = np.count_nonzero(predicted & truth.astype(bool)[None, :], axis=1)
+    denominators = np.count_nonzero(predicted, axis=1) + np.count_nonzero(truth)
+    f1 = np.divide(2.0 * true_positives, denominators, out=np.zeros(len(grid)), where=denominators > 0)
+    window = 2 * reach + 1
+    averaged = np.convolve(np.pad(f1, reach, mode="edge"), np.full(window, 1.0 / window), mode="valid")
+    return float(grid[int(np.argmax(np.round(averaged, 12)))])  # rounded: equal averages stay equal
 
 
 def view_folds(relevance: np.ndarray, groups: np.ndarray, papers: int, folds: int, seed: int = 0) -> np.ndarray:

@@ -285,3 +285,23 @@ def test_a_broken_taxonomy_file_is_refused_naming_the_file_and_the_place(tmp_pat
     broken.write_text(good.replace("  audio: [audio,", "  audio: []\n  sound: [audio,"), "utf-8")
     with pytest.raises(ValueError, match="modalities must map each modality's name to a list of words"):
         load_taxonomy(broken)
+
+
+def test_a_threshold_is_the_top_of_the_averaged_f1_curve() -> None:
+    from sklearn.metrics import f1_score
+
+    from classify.model import _THRESHOLD_GRID, _best_threshold
+
+    rng = np.random.default_rng(0)
+    differ = 0
+    for _ in range(50):
+        truth = rng.random(60) < 0.3
+        scores = np.clip(rng.normal(0.35 + 0.3 * truth, 0.2), 0.0, 1.0)
+        curve = np.array([f1_score(truth, scores >= threshold, zero_division=0) for threshold in _THRESHOLD_GRID])
+        padded = np.concatenate([[curve[0]] * 2, curve, [curve[-1]] * 2])
+        averaged = np.array([padded[index : index + 5].mean() for index in range(len(curve))])
+        assert _best_threshold(truth, scores, reach=0) == _THRESHOLD_GRID[np.flatnonzero(curve == curve.max())[0]]
+        best = np.flatnonzero(np.isclose(averaged, averaged.max()))[0]
+        assert _best_threshold(truth, scores, reach=2) == _THRESHOLD_GRID[best]
+        differ += _THRESHOLD_GRID[best] != _best_threshold(truth, scores, reach=0)
+    assert differ  # the averaging decides something: a lone peak loses to a range of high F1
