@@ -37,11 +37,26 @@ def bar_chart(
     plt.close(figure)
 
 
+_COLOURS = plt.get_cmap("tab10").colors
+_LINES_AND_MARKERS = (("-", "o"), ("--", "s"), (":", "^"))
+
+
+def series_styles(count: int) -> list[dict[str, object]]:
+    """A colour, line style and marker for each of ``count`` series: ten colours, then the same colours with
+    the next line style and marker, so that up to 30 series never look alike (matplotlib's own cycle repeats
+    its colours from the eleventh line on, and the taxonomy has eleven techniques)."""
+    styles = []
+    for index in range(count):
+        line, marker = _LINES_AND_MARKERS[index // len(_COLOURS) % len(_LINES_AND_MARKERS)]
+        styles.append({"color": _COLOURS[index % len(_COLOURS)], "linestyle": line, "marker": marker})
+    return styles
+
+
 def line_chart(path: Path, months: list[str], series: dict[str, list[int]], title: str) -> None:
     """One line per series over the months."""
     figure, axis = plt.subplots(figsize=(10, 4.2), dpi=110)
-    for name, values in series.items():
-        axis.plot(months, values, marker="o", markersize=3, label=name)
+    for (name, values), style in zip(series.items(), series_styles(len(series)), strict=True):
+        axis.plot(months, values, markersize=3, label=name, **style)
     axis.set_ylabel("papers")
     axis.set_title(title)
     axis.tick_params(axis="x", rotation=45, labelsize=8)
