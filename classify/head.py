@@ -7,7 +7,8 @@ scores both choose the final model's decisions and measure it (each fold's paper
 chosen on the other folds), so measuring costs nothing beyond training:
 
 * each label's score blends the network's with the labels of the ten nearest labeled texts (weight 0.5);
-* each label's threshold is the one that maximises its F1 on out-of-fold (blended) scores;
+* each label's threshold is at the top of its F1 curve on out-of-fold (blended) scores, averaged over 0.1
+  either way (:func:`classify.model._best_threshold`);
 * a TF-IDF + logistic regression scorer (:class:`WordScorer`) is blended in, half and half: words keep
   the exact terms embeddings blur;
 * relevance is decided by a logistic regression stacked on the blended relevance probabilities, the
