@@ -7,10 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classify.head import TorchHeadClassifier, dropped_out, fit_temperature, paper_weight, relevance_weight
+from classify.head import (
+    TorchHeadClassifier,
+    dropped_out,
+    fit_temperature,
+    paper_weight,
+    relevance_weight,
+    word_label_regression,
+)
 from classify.labels import LabeledPaper, load_labeled_papers, merge_analyst_labels, unlabeled_texts
 from classify.model import _THRESHOLD_GRID
-from classify.taxonomy import RELEVANCE_CLASSES, is_task_label, load_taxonomy, section_of
+from classify.taxonomy import RELEVANCE_CLASSES, is_task_label, is_technique_label, load_taxonomy, section_of
 from tests.conftest import SHARED
 
 TAXONOMY = load_taxonomy(Path(__file__).resolve().parents[2] / "classify" / "taxonomy.yaml")
@@ -133,6 +140,17 @@ def test_thresholds_come_from_the_grid_for_every_trained_label(head: TorchHeadCl
     assert all(threshold in _THRESHOLD_GRID for threshold in head.thresholds.values())
     # rare labels are not all left at one default: the out-of-fold search moved them
     assert len(set(head.thresholds.values())) > 3
+
+
+@pytest.mark.slow  # trains the head
+def test_the_word_models_fit_techniques_more_loosely_than_the_other_labels(head: TorchHeadClassifier) -> None:
+    technique, task = word_label_regression(technique=True), word_label_regression(technique=False)
+    assert technique.C < task.C and technique.class_weight is None and task.class_weight == "balanced"
+    assert head.words is not None
+    fitted = {label: model for label, model in zip(head.label_ids, head.words.label_models, strict=True) if model}
+    assert any(map(is_technique_label, fitted)) and not all(map(is_technique_label, fitted))
+    for label, model in fitted.items():
+        assert model.get_params() == (technique if is_technique_label(label) else task).get_params(), label
 
 
 @pytest.mark.slow  # trains the head
